@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* The CLI's subcommands and its one way of printing errors. */
+#ifndef KVMINI_CLI_H
+#define KVMINI_CLI_H
+
+#include <stdint.h>
+
+/* Print "kvmini: <message>" to stderr; returns KVMINI_EXIT_ERROR. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Print "kvmini <cmd>: <message>" (or a hint to use --help when @fmt is NULL)
+ * and return -1 so option parsers can tail-call it.
+ */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int cmd_run(int argc, char **argv, uint64_t main_ns);
+int cmd_check(int argc, char **argv);
+
+#endif

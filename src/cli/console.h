@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host side of the serial console: guest output to a file descriptor
+ * (stdout), host input from another (stdin) into the UART on a thread of its
+ * own. With a terminal on stdin in interactive mode the terminal is put in raw
+ * mode, Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, and the terminal is
+ * restored on every way out. End of input is sent to the guest as Ctrl-D
+ * (its tty's EOF character).
+ */
+#ifndef KVMINI_CLI_CONSOLE_H
+#define KVMINI_CLI_CONSOLE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <termios.h>
+
+#include "devices/uart16550.h"
+#include "err.h"
+#include "stop.h"
+
+#define CONSOLE_ESCAPE 0x01	/* Ctrl-A */
+#define CONSOLE_EOF 0x04	/* Ctrl-D */
+
+struct console {
+	int in_fd;
+	int out_fd;
+	bool raw;		/* terminal switched to raw mode, restore on exit */
+	bool escapes;		/* interpret Ctrl-A sequences */
+	bool escape_seen;
+	bool eof;		/* input ended; Ctrl-D queued */
+	struct termios saved;
+
+	struct uart16550 *uart;
+	struct vm_stop_hook stop;
+	pthread_t thread;
+	bool thread_started;
+	int wake_efd;		/* rx_ready and shutdown wake the input thread */
+	atomic_bool quit;
+
+	uint8_t pending[256];	/* input the UART has not taken yet */
+	size_t pending_len;
+};
+
+/*
+ * Set up the console. @interactive: a shell session (raw terminal and Ctrl-A
+ * escapes when @in_fd is a terminal). Fails only if an eventfd cannot be made.
+ */
+int console_init(struct console *con, int in_fd, int out_fd, bool interactive,
+		 struct error *err);
+
+/* uart16550_ops callbacks; opaque is the console. */
+void console_tx(void *opaque, uint8_t byte);
+void console_rx_ready(void *opaque);
+
+/* Start feeding input to @uart; Ctrl-A x fires @stop with VM_STOP_SIGNAL. */
+int console_start(struct console *con, struct uart16550 *uart, const struct vm_stop_hook *stop,
+		  struct error *err);
+
+/* Stop the input thread and restore the terminal. Idempotent. */
+void console_finish(struct console *con);
+
+/*
+ * Pure input filter for escapes, exposed for tests: copies @in to @out
+ * (capacity >= @len), dropping escape sequences. Returns the number of bytes
+ * written; sets *@quit on Ctrl-A x.
+ */
+size_t console_filter_input(struct console *con, const uint8_t *in, size_t len, uint8_t *out,
+			    bool *quit);
+
+#endif

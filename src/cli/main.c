@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "stop.h"
+#include "vm.h"
+
+int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kvmini: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return KVMINI_EXIT_ERROR;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!fmt) {
+		fprintf(stderr, "Try 'kvmini %s --help' for more information.\n", cmd);
+		return -1;
+	}
+	fprintf(stderr, "kvmini %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: kvmini COMMAND [OPTIONS]\n"
+	      "A small, fast virtual machine monitor on Linux KVM.\n"
+	      "\n"
+	      "Commands:\n"
+	      "  run      boot a kernel, optionally run a command in the guest\n"
+	      "  check    probe the host's KVM and say whether it can run guests\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help     show this help ('kvmini COMMAND --help' for a command's)\n"
+	      "  -V, --version  show the version\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t main_ns = monotonic_ns();
+
+	if (argc < 2) {
+		usage(stderr);
+		return KVMINI_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("kvmini %s\n", KVMINI_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1, main_ns);
+	if (!strcmp(argv[1], "check"))
+		return cmd_check(argc - 1, argv + 1);
+	fprintf(stderr, "kvmini: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return KVMINI_EXIT_USAGE;
+}

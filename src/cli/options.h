@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* Parsing of option values shared by the subcommands. */
+#ifndef KVMINI_CLI_OPTIONS_H
+#define KVMINI_CLI_OPTIONS_H
+
+#include <stdint.h>
+
+/*
+ * A byte size: decimal digits with an optional K, M, G or T suffix (powers of
+ * 1024, either case, optionally followed by "B" or "iB"). No suffix means
+ * bytes. Returns 0, -EINVAL for malformed input, -ERANGE on overflow.
+ */
+int parse_size(const char *s, uint64_t *out);
+
+/* A decimal unsigned integer in [min, max]: 0, -EINVAL or -ERANGE. */
+int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+#endif

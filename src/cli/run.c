@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+/* `kvmini run`: boot a kernel, optionally run one command in the guest. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmdline.h"
+#include "console.h"
+#include "machine.h"
+#include "layout.h"
+#include "options.h"
+
+#define DEFAULT_RAM (512ULL << 20)
+#define MAX_RAM (1ULL << 40)
+
+struct run_options {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	const char *kvm_dev;
+	uint64_t ram_size;
+	unsigned int nr_cpus;
+	bool timing;
+	char *const *guest_argv;	/* NULL: interactive shell */
+	char kernel_buf[PATH_MAX];
+	char initrd_buf[PATH_MAX];
+};
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kvmini run [OPTIONS] [-- COMMAND [ARGS...]]\n"
+		"Boot a Linux (or Multiboot) kernel in a KVM virtual machine.\n"
+		"With COMMAND, the guest runs it, its output appears on stdout and kvmini\n"
+		"exits with its status. Without, you get a shell on the serial console\n"
+		"(Ctrl-A x quits).\n"
+		"\n"
+		"Options:\n"
+		"  -k, --kernel PATH     bzImage, ELF vmlinux (PVH or 64-bit entry) or Multiboot\n"
+		"                        kernel (default: newest /boot/vmlinuz-*)\n"
+		"  -i, --initrd PATH     initramfs (default: kvmini's own for the kernel's release;\n"
+		"                        'none' for no initrd)\n"
+		"  -c, --cmdline STRING  appended to the default kernel command line\n"
+		"  -m, --mem SIZE        guest RAM, with K/M/G/T suffix (default 512M)\n"
+		"  -p, --cpus N          number of vCPUs (default 1)\n"
+		"      --timing          print boot timing to stderr when the VM stops\n"
+		"      --kvm-device PATH KVM device node (default /dev/kvm)\n"
+		"  -h, --help            show this help\n"
+		"\n"
+		"Exit status: the guest command's status; 0 when the guest reboots or powers\n"
+		"off; %d when the guest crashed or the host KVM could not run it; %d when\n"
+		"kvmini failed; %d for a usage error; 128+N when stopped by signal N.\n",
+		KVMINI_EXIT_GUEST_FAILED, KVMINI_EXIT_ERROR, KVMINI_EXIT_USAGE);
+}
+
+/* Newest /boot/vmlinuz-* by version order. */
+static int default_kernel(char *buf, size_t len)
+{
+	struct dirent **names;
+	int n = scandir("/boot", &names, NULL, versionsort);
+	int found = -ENOENT;
+
+	if (n < 0)
+		return -errno;
+	for (int i = n - 1; i >= 0; i--) {
+		if (found && !strncmp(names[i]->d_name, "vmlinuz-", 8)) {
+			snprintf(buf, len, "/boot/%s", names[i]->d_name);
+			found = 0;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return found;
+}
+
+/* Where kvmini's own files live: the directory holding the executable. */
+static int exe_dir(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	char *slash;
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	return 0;
+}
+
+/*
+ * The project's initramfs for the kernel's release. Only bzImages carry a
+ * release string; other kernels boot without an initrd unless given one.
+ */
+static int default_initrd(struct run_options *o, struct error *err)
+{
+	char release[128], dir[PATH_MAX];
+	uint8_t hdr[0x1000];
+	ssize_t n;
+	int fd;
+
+	fd = open(o->kernel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* the loader reports the unreadable kernel */
+	n = pread(fd, hdr, sizeof(hdr), 0);
+	close(fd);
+	if (n <= 0 || bzimage_release(hdr, (size_t)n, release, sizeof(release)))
+		return 0;
+	if (exe_dir(dir, sizeof(dir)))
+		return error_set(err, -ENOENT, "cannot find kvmini's directory for the default initrd");
+	snprintf(o->initrd_buf, sizeof(o->initrd_buf), "%s/guest/initramfs-%s.cpio", dir, release);
+	if (access(o->initrd_buf, R_OK))
+		return error_set(err, -ENOENT,
+				 "no kvmini initramfs for kernel release %s (%s): build it with 'make initramfs KVER=%s' or pass --initrd",
+				 release, o->initrd_buf, release);
+	o->initrd = o->initrd_buf;
+	return 0;
+}
+
+static int parse_run_options(int argc, char **argv, struct run_options *o)
+{
+	enum { OPT_TIMING = 256, OPT_KVM_DEV };
+	static const struct option longopts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'p' },
+		{ "timing", no_argument, NULL, OPT_TIMING },
+		{ "kvm-device", required_argument, NULL, OPT_KVM_DEV },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long cpus;
+	int c, ret;
+
+	memset(o, 0, sizeof(*o));
+	o->ram_size = DEFAULT_RAM;
+	o->nr_cpus = 1;
+	o->kvm_dev = "/dev/kvm";
+	optind = 1;
+	/* '+': stop at the first non-option so the guest command keeps its flags. */
+	while ((c = getopt_long(argc, argv, "+k:i:c:m:p:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			o->kernel = optarg;
+			break;
+		case 'i':
+			o->initrd = optarg;
+			break;
+		case 'c':
+			o->cmdline = optarg;
+			break;
+		case 'm':
+			ret = parse_size(optarg, &o->ram_size);
+			if (ret)
+				return cli_usage_error("run", "--mem %s: %s", optarg,
+						       ret == -ERANGE ? "too large" :
+						       "not a size (use a number with K, M, G or T)");
+			if (o->ram_size < LAYOUT_MIN_RAM || o->ram_size > MAX_RAM)
+				return cli_usage_error("run", "--mem %s: must be between 2M and 1T",
+						       optarg);
+			break;
+		case 'p':
+			ret = parse_uint(optarg, 1, machine_max_cpus(), &cpus);
+			if (ret)
+				return cli_usage_error("run", "--cpus %s: must be a number from 1 to %u",
+						       optarg, machine_max_cpus());
+			o->nr_cpus = (unsigned int)cpus;
+			break;
+		case OPT_TIMING:
+			o->timing = true;
+			break;
+		case OPT_KVM_DEV:
+			o->kvm_dev = optarg;
+			break;
+		case 'h':
+			run_usage(stdout);
+			return 1;
+		default:
+			return cli_usage_error("run", NULL);
+		}
+	}
+	if (optind < argc) {
+		/* getopt leaves "--" consumed; anything else is a stray argument. */
+		if (strcmp(argv[optind - 1], "--"))
+			return cli_usage_error("run", "unexpected argument '%s' (put the guest command after --)",
+					       argv[optind]);
+		o->guest_argv = &argv[optind];
+	}
+	return 0;
+}
+
+static void print_timing(const struct machine *m, uint64_t main_ns)
+{
+	uint64_t first = m->vm.first_run_ns;
+
+	if (!first) {
+		fprintf(stderr, "kvmini: timing: vCPU 0 never ran\n");
+		return;
+	}
+	fprintf(stderr,
+		"kvmini: timing: main_to_first_kvm_run_ms=%.3f main_monotonic_ns=%llu first_kvm_run_monotonic_ns=%llu\n",
+		(double)(first - main_ns) / 1e6, (unsigned long long)main_ns,
+		(unsigned long long)first);
+}
+
+/* Say why the guest stopped when it is not the ordinary end, and pick the status. */
+static int report_stop(const struct run_options *o, const struct machine *m, int status)
+{
+	const struct vm *vm = &m->vm;
+
+	switch (vm->stop_reason) {
+	case VM_STOP_EXIT_DEVICE:
+	case VM_STOP_SIGNAL:
+		return status;
+	case VM_STOP_RESET:
+	case VM_STOP_POWEROFF:
+		if (o->guest_argv) {
+			fprintf(stderr,
+				"kvmini: guest %s before reporting the command's exit status\n",
+				vm->stop_reason == VM_STOP_RESET ? "rebooted" : "powered off");
+			return KVMINI_EXIT_GUEST_FAILED;
+		}
+		return status;
+	default:
+		fprintf(stderr, "kvmini: %s\n", vm->stop_msg[0] ? vm->stop_msg : "guest stopped");
+		return status;
+	}
+}
+
+int cmd_run(int argc, char **argv, uint64_t main_ns)
+{
+	struct run_options o;
+	struct machine_config cfg;
+	struct console con;
+	struct error err = { 0 };
+	char cmdline[4096];
+	struct machine m;
+	int ret, status;
+
+	ret = parse_run_options(argc, argv, &o);
+	if (ret)
+		return ret > 0 ? 0 : KVMINI_EXIT_USAGE;
+	if (!o.kernel) {
+		if (default_kernel(o.kernel_buf, sizeof(o.kernel_buf)))
+			return cli_error("no kernel given and no /boot/vmlinuz-* found: pass --kernel (apt install linux-image-amd64)");
+		o.kernel = o.kernel_buf;
+	}
+	if (o.initrd && !strcmp(o.initrd, "none"))
+		o.initrd = NULL;
+	else if (!o.initrd && default_initrd(&o, &err))
+		return cli_error("%s", err.msg);
+	if (cmdline_build(cmdline, sizeof(cmdline), o.cmdline, o.guest_argv, false, &err) < 0)
+		return cli_error("%s", err.msg);
+
+	vm_block_signals();
+	if (console_init(&con, STDIN_FILENO, STDOUT_FILENO, !o.guest_argv, &err))
+		return cli_error("%s", err.msg);
+	cfg = (struct machine_config){
+		.kvm_dev = o.kvm_dev,
+		.ram_size = o.ram_size,
+		.nr_cpus = o.nr_cpus,
+		.kernel_path = o.kernel,
+		.initrd_path = o.initrd,
+		.initrd_name = o.initrd,
+		.cmdline = cmdline,
+		.serial = { .tx = console_tx, .rx_ready = console_rx_ready, .opaque = &con },
+	};
+	ret = machine_create(&m, &cfg, &err);
+	if (!ret)
+		ret = console_start(&con, &m.com1, &m.vm.stop_hook, &err);
+	if (ret) {
+		machine_destroy(&m);
+		console_finish(&con);
+		return cli_error("%s", err.msg);
+	}
+	status = machine_run(&m, &err);
+	console_finish(&con);
+	if (status < 0)
+		status = cli_error("%s", err.msg);
+	else
+		status = report_stop(&o, &m, status);
+	if (o.timing)
+		print_timing(&m, main_ns);
+	machine_destroy(&m);
+	return status;
+}

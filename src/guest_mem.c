@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "guest_mem.h"
+#include "x86/layout.h"
+
+/* Split @ram_size bytes at @base into the x86 layout: low RAM, then 4 GiB+. */
+static void layout_regions(struct guest_mem *mem, uint8_t *base, uint64_t ram_size)
+{
+	uint64_t low = ram_size < LAYOUT_PCI_HOLE_START ? ram_size : LAYOUT_PCI_HOLE_START;
+
+	memset(mem->regions, 0, sizeof(mem->regions));
+	mem->regions[0] = (struct guest_mem_region){ .gpa = 0, .size = low, .host = base };
+	mem->nr_regions = 1;
+	if (ram_size > low) {
+		mem->regions[1] = (struct guest_mem_region){
+			.gpa = LAYOUT_4G, .size = ram_size - low, .host = base + low
+		};
+		mem->nr_regions = 2;
+	}
+	mem->ram_size = ram_size;
+}
+
+int guest_mem_alloc(struct guest_mem *mem, uint64_t ram_size)
+{
+	void *p;
+
+	memset(mem, 0, sizeof(*mem));
+	if (ram_size < LAYOUT_MIN_RAM)
+		return -EINVAL;
+	p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	/* Guest RAM is large and sparse; keep it out of core dumps. */
+	madvise(p, ram_size, MADV_DONTDUMP);
+	layout_regions(mem, p, ram_size);
+	mem->mapping = p;
+	mem->mapping_size = ram_size;
+	mem->owns_mapping = true;
+	return 0;
+}
+
+void guest_mem_init_buffer(struct guest_mem *mem, void *buf, uint64_t ram_size)
+{
+	memset(mem, 0, sizeof(*mem));
+	layout_regions(mem, buf, ram_size);
+	mem->mapping = buf;
+	mem->mapping_size = ram_size;
+}
+
+void guest_mem_free(struct guest_mem *mem)
+{
+	if (mem->owns_mapping && mem->mapping)
+		munmap(mem->mapping, mem->mapping_size);
+	memset(mem, 0, sizeof(*mem));
+}
+
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	for (unsigned int i = 0; i < mem->nr_regions; i++) {
+		const struct guest_mem_region *r = &mem->regions[i];
+		uint64_t off;
+
+		if (gpa < r->gpa)
+			continue;
+		off = gpa - r->gpa;
+		/* Written so that neither side can overflow. */
+		if (off > r->size || len > r->size - off)
+			continue;
+		return r->host + off;
+	}
+	return NULL;
+}
+
+int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len)
+{
+	const void *src = guest_mem_ptr(mem, gpa, len);
+
+	if (!src)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *dst = guest_mem_ptr(mem, gpa, len);
+
+	if (!dst)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int guest_mem_fill(const struct guest_mem *mem, uint64_t gpa, int byte, uint64_t len)
+{
+	void *dst = guest_mem_ptr(mem, gpa, len);
+
+	if (!dst)
+		return -EFAULT;
+	memset(dst, byte, len);
+	return 0;
+}
+
+uint64_t guest_mem_low_end(const struct guest_mem *mem)
+{
+	return mem->nr_regions ? mem->regions[0].gpa + mem->regions[0].size : 0;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM core: /dev/kvm and VM file descriptors, guest memory slots, the trap
+ * buses, vCPU threads and how the VM stops. Nothing here knows about x86
+ * boot details or particular devices; x86/machine.c assembles those.
+ */
+#ifndef KVMINI_VM_H
+#define KVMINI_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "err.h"
+#include "guest_mem.h"
+#include "stop.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	uint64_t nr_exits;
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	int run_size;		/* bytes of each vCPU's kvm_run mapping */
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct vcpu *vcpus;
+	unsigned int nr_vcpus;
+
+	/* Stopping: the first request wins; stop_efd wakes vm_wait(). */
+	pthread_mutex_t stop_lock;
+	atomic_bool stopping;
+	enum vm_stop_reason stop_reason;
+	int stop_status;
+	char stop_msg[512];
+	int stop_efd;
+	struct vm_stop_hook stop_hook;	/* handed to devices */
+
+	/* Boot timing (CLOCK_MONOTONIC ns); first_run_ns is set by vCPU 0. */
+	uint64_t start_ns;
+	_Atomic uint64_t first_run_ns;
+};
+
+/* A KVM capability kvmini relies on, for vm_open() and `kvmini check`. */
+struct kvm_cap_need {
+	int cap;
+	const char *name;
+	const char *why;
+};
+
+extern const struct kvm_cap_need vm_required_caps[];
+extern const unsigned int vm_nr_required_caps;
+
+uint64_t monotonic_ns(void);
+
+/*
+ * Open @dev (normally "/dev/kvm"), check the API version and every required
+ * capability. On failure the message names the device or capability.
+ */
+int vm_open(struct vm *vm, const char *dev, struct error *err);
+
+/* Create the VM, allocate and register @ram_size bytes of RAM. */
+int vm_create(struct vm *vm, uint64_t ram_size, struct error *err);
+
+/* Create @nr vCPUs (ids 0..nr-1) and map their kvm_run areas. */
+int vm_create_vcpus(struct vm *vm, unsigned int nr, struct error *err);
+
+/* The most vCPUs this KVM allows. */
+unsigned int vm_max_vcpus(const struct vm *vm);
+
+/*
+ * Block the signals vm_wait() handles (and the vCPU kick) in the calling
+ * thread; call it before starting any thread so that all of them inherit it.
+ */
+void vm_block_signals(void);
+
+/* Start one thread per vCPU running KVM_RUN. */
+int vm_start(struct vm *vm, struct error *err);
+
+/*
+ * Wait until the VM stops (a device or exit asks, or SIGINT/SIGTERM/SIGHUP
+ * arrives), then stop and join all vCPU threads. Returns kvmini's exit
+ * status for the stop reason; the reason and message stay in @vm.
+ */
+int vm_wait(struct vm *vm);
+
+/* Ask the VM to stop. Safe from any thread; only the first call counts. */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Release everything; safe on a partly set-up VM. */
+void vm_destroy(struct vm *vm);
+
+/* irq_line backend: KVM_IRQ_LINE on @gsi. */
+void vm_set_irq_level(void *vm, unsigned int gsi, int level);
+
+/* Handle one KVM exit of @vcpu; false when the vCPU must stop running. */
+bool vcpu_handle_exit(struct vcpu *vcpu);
+
+/* Describe the guest's current instruction for error messages. */
+void vcpu_describe_rip(struct vcpu *vcpu, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cpuid.h"
+#include "layout.h"
+#include "machine.h"
+#include "mptable.h"
+#include "regs.h"
+
+/* A read-only view of a whole file. */
+struct mapped_file {
+	const uint8_t *data;
+	size_t size;
+};
+
+static int map_file(const char *what, const char *path, struct mapped_file *f, struct error *err)
+{
+	struct stat st;
+	void *p;
+	int fd;
+
+	f->data = NULL;
+	f->size = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+
+		close(fd);
+		return error_set(err, -e, "%s %s: %s", what, path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return error_set(err, -EINVAL, "%s %s: not a regular file", what, path);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return error_set(err, -EINVAL, "%s %s: file is empty", what, path);
+	}
+	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return error_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
+	f->data = p;
+	f->size = st.st_size;
+	return 0;
+}
+
+static void unmap_file(struct mapped_file *f)
+{
+	if (f->data)
+		munmap((void *)f->data, f->size);
+	f->data = NULL;
+}
+
+unsigned int machine_max_cpus(void)
+{
+	unsigned int n = mptable_max_cpus();
+
+	/* xAPIC ids are 8 bits and the IOAPIC takes the id after the CPUs. */
+	return n < 254 ? n : 254;
+}
+
+static int create_irqchip(struct vm *vm, struct error *err)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ LAYOUT_KVM_IDENTITY_MAP }) < 0)
+		return error_set(err, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) < 0)
+		return error_set(err, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return error_set(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return error_set(err, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	return 0;
+}
+
+int machine_setup_cpuid(struct vm *vm, struct error *err)
+{
+	enum { MAX_ENTRIES = 256 };
+	size_t size = sizeof(struct kvm_cpuid2) + MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *supported = calloc(1, size), *cpuid = calloc(1, size);
+	int ret = 0;
+
+	if (!supported || !cpuid) {
+		ret = error_set(err, -ENOMEM, "out of memory for CPUID");
+		goto out;
+	}
+	supported->nent = MAX_ENTRIES;
+	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, supported) < 0) {
+		ret = error_set(err, -errno, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		goto out;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		memcpy(cpuid, supported, size);
+		ret = cpuid_normalize(cpuid, MAX_ENTRIES, i, vm->nr_vcpus);
+		if (ret) {
+			error_set(err, ret, "vCPU %u: cannot build CPUID", i);
+			goto out;
+		}
+		if (ioctl(vm->vcpus[i].fd, KVM_SET_CPUID2, cpuid) < 0) {
+			ret = error_set(err, -errno, "vCPU %u: KVM_SET_CPUID2: %s", i,
+					strerror(errno));
+			goto out;
+		}
+	}
+out:
+	free(supported);
+	free(cpuid);
+	return ret;
+}
+
+static int register_pio(struct vm *vm, uint64_t port, uint64_t len, bus_io_fn fn, void *dev,
+			const char *name, struct error *err)
+{
+	int ret = bus_register(&vm->pio, port, len, fn, dev, name);
+
+	if (ret)
+		return error_set(err, ret, "cannot register %s at port 0x%llx: %s", name,
+				 (unsigned long long)port, strerror(-ret));
+	return 0;
+}
+
+static int create_devices(struct machine *m, const struct machine_config *cfg,
+			  struct error *err)
+{
+	struct vm *vm = &m->vm;
+	struct irq_line com1_irq = { .set_level = vm_set_irq_level, .opaque = vm, .gsi = COM1_IRQ };
+
+	uart16550_init(&m->com1, &com1_irq, &cfg->serial);
+	i8042_init(&m->kbc, &vm->stop_hook);
+	cmos_rtc_init(&m->rtc, NULL, NULL);
+	exit_port_init(&m->debug_exit, EXIT_PORT_ISA_DEBUG, &vm->stop_hook);
+	exit_port_init(&m->kvmini_exit, EXIT_PORT_KVMINI, &vm->stop_hook);
+	m->devices_ready = true;
+
+	if (register_pio(vm, COM1_PORT, 8, uart16550_io, &m->com1, "COM1 16550A", err) ||
+	    register_pio(vm, I8042_DATA_PORT, 1, i8042_data_io, &m->kbc, "i8042 data", err) ||
+	    register_pio(vm, I8042_CMD_PORT, 1, i8042_cmd_io, &m->kbc, "i8042 command", err) ||
+	    register_pio(vm, 0x70, 2, cmos_rtc_io, &m->rtc, "CMOS RTC", err) ||
+	    register_pio(vm, DEBUG_EXIT_PORT, EXIT_PORT_LEN, exit_port_io, &m->debug_exit,
+			 "isa-debug-exit", err) ||
+	    register_pio(vm, KVMINI_EXIT_PORT, EXIT_PORT_LEN, exit_port_io, &m->kvmini_exit,
+			 "kvmini exit port", err))
+		return err->code;
+	return 0;
+}
+
+static int load_kernel(struct machine *m, const struct machine_config *cfg, struct error *err)
+{
+	struct mapped_file kernel, initrd = { 0 };
+	struct boot_image img;
+	int ret;
+
+	ret = map_file("kernel", cfg->kernel_path, &kernel, err);
+	if (ret)
+		return ret;
+	if (cfg->initrd_path) {
+		ret = map_file("initrd", cfg->initrd_path, &initrd, err);
+		if (ret) {
+			unmap_file(&kernel);
+			return ret;
+		}
+	}
+	img = (struct boot_image){
+		.kernel = kernel.data,
+		.kernel_size = kernel.size,
+		.initrd = initrd.data,
+		.initrd_size = initrd.size,
+		.cmdline = cfg->cmdline,
+		.initrd_name = cfg->initrd_name,
+	};
+	ret = boot_load(&m->vm.mem, &img, &m->entry, err);
+	if (ret)
+		error_prefix(err, "kernel %s", cfg->kernel_path);
+	unmap_file(&kernel);
+	unmap_file(&initrd);
+	return ret;
+}
+
+int machine_create(struct machine *m, const struct machine_config *cfg, struct error *err)
+{
+	struct vm *vm = &m->vm;
+	unsigned int max;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	ret = vm_open(vm, cfg->kvm_dev ? cfg->kvm_dev : "/dev/kvm", err);
+	if (ret)
+		return ret;
+	max = vm_max_vcpus(vm);
+	if (cfg->nr_cpus > max)
+		return error_set(err, -EINVAL, "--cpus %u: this host's KVM allows at most %u vCPUs",
+				 cfg->nr_cpus, max);
+	ret = vm_create(vm, cfg->ram_size, err);
+	if (!ret)
+		ret = create_irqchip(vm, err);
+	if (!ret)
+		ret = vm_create_vcpus(vm, cfg->nr_cpus, err);
+	if (!ret)
+		ret = machine_setup_cpuid(vm, err);
+	for (unsigned int i = 0; !ret && i < vm->nr_vcpus; i++)
+		ret = x86_vcpu_init(vm->vcpus[i].fd, i, err);
+	if (!ret)
+		ret = load_kernel(m, cfg, err);
+	if (!ret && x86_write_boot_tables(&vm->mem))
+		ret = error_set(err, -EFAULT, "cannot write boot page tables: guest RAM too small");
+	if (!ret)
+		ret = mptable_write(&vm->mem, vm->nr_vcpus, err);
+	if (!ret)
+		ret = x86_vcpu_set_boot_state(vm->vcpus[0].fd, &m->entry, err);
+	if (!ret)
+		ret = create_devices(m, cfg, err);
+	return ret;
+}
+
+int machine_run(struct machine *m, struct error *err)
+{
+	int ret = vm_start(&m->vm, err);
+
+	if (ret)
+		return ret;
+	return vm_wait(&m->vm);
+}
+
+void machine_destroy(struct machine *m)
+{
+	vm_destroy(&m->vm);
+	if (m->devices_ready) {
+		uart16550_destroy(&m->com1);
+		i8042_destroy(&m->kbc);
+		cmos_rtc_destroy(&m->rtc);
+	}
+	m->devices_ready = false;
+}

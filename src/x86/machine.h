@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kvmini's x86 machine: a VM with RAM, in-kernel PIC/IOAPIC/LAPIC and PIT,
+ * one 16550A UART (COM1, IRQ 4), the i8042 reset line, the CMOS RTC, two exit
+ * ports, an MP table, and a kernel loaded by one of the boot protocols.
+ */
+#ifndef KVMINI_X86_MACHINE_H
+#define KVMINI_X86_MACHINE_H
+
+#include <stdint.h>
+
+#include "boot.h"
+#include "devices/cmos_rtc.h"
+#include "devices/exit_port.h"
+#include "devices/i8042.h"
+#include "devices/uart16550.h"
+#include "vm.h"
+
+#define COM1_PORT 0x3f8
+#define COM1_IRQ 4
+
+struct machine_config {
+	const char *kvm_dev;		/* normally /dev/kvm */
+	uint64_t ram_size;
+	unsigned int nr_cpus;
+	const char *kernel_path;
+	const char *initrd_path;	/* may be NULL */
+	const char *initrd_name;	/* Multiboot module string */
+	const char *cmdline;		/* complete kernel command line */
+	struct uart16550_ops serial;	/* where COM1 output goes, input readiness */
+};
+
+struct machine {
+	struct vm vm;
+	struct uart16550 com1;
+	struct i8042 kbc;
+	struct cmos_rtc rtc;
+	struct exit_port debug_exit;
+	struct exit_port kvmini_exit;
+	struct boot_entry entry;
+	bool devices_ready;
+};
+
+/* The largest --cpus this build accepts on any host (the MP table's limit). */
+unsigned int machine_max_cpus(void);
+
+/* Build the whole machine; on failure @err names what failed. */
+int machine_create(struct machine *m, const struct machine_config *cfg, struct error *err);
+
+/* Run until the guest stops; returns kvmini's exit status. */
+int machine_run(struct machine *m, struct error *err);
+
+void machine_destroy(struct machine *m);
+
+/* Give every vCPU of @vm its normalized CPUID (also used by the probe VM). */
+int machine_setup_cpuid(struct vm *vm, struct error *err);
+
+#endif

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "err.h"
+#include "guest_mem.h"
+#include "x86/layout.h"
+#include "x86/mptable.h"
+
+#define EBDA_START 0x9fc00u
+#define EBDA_END 0xa0000u
+#define RAM_SIZE (1u << 20)
+#define POISON 0xa5
+
+/* Sizes and field offsets straight from the MP specification 1.4. */
+#define FP_SIZE 16
+#define HDR_SIZE 44
+#define PROC_SIZE 20
+#define SMALL_ENTRY_SIZE 8
+#define NR_IO_INTS 15
+#define NR_LOCAL_INTS 2
+
+struct ram {
+	uint8_t *buf;
+	uint64_t size;
+	struct guest_mem mem;
+};
+
+static struct ram ram_new(uint64_t size)
+{
+	struct ram r = { .size = size };
+
+	r.buf = malloc(size);
+	assert_non_null(r.buf);
+	memset(r.buf, POISON, size);
+	guest_mem_init_buffer(&r.mem, r.buf, size);
+	return r;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return p[0] | (uint16_t)p[1] << 8;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint8_t sum(const uint8_t *p, size_t len)
+{
+	uint8_t s = 0;
+
+	while (len--)
+		s += *p++;
+	return s;
+}
+
+static void assert_untouched(const struct ram *r, uint64_t from, uint64_t to)
+{
+	for (uint64_t i = from; i < to && i < r->size; i++) {
+		if (r->buf[i] != POISON)
+			fail_msg("byte at 0x%llx was written", (unsigned long long)i);
+	}
+}
+
+/* What a guest would learn from the tables. */
+struct parsed {
+	unsigned int cpus, bsps, buses, ioapics, io_ints, local_ints;
+	int bsp_id;
+	int ioapic_id;
+	int irq_pin[16]; /* -1: no entry */
+	int lint_type[2]; /* -1: no entry */
+};
+
+/* Parses and validates the tables as a careful guest would. */
+static struct parsed parse(const struct ram *r)
+{
+	struct parsed p = { .bsp_id = -1, .ioapic_id = -1 };
+	const uint8_t *fp = r->buf + EBDA_START, *hdr, *e, *end;
+	uint32_t table;
+	uint16_t len, count;
+
+	for (int i = 0; i < 16; i++)
+		p.irq_pin[i] = -1;
+	p.lint_type[0] = p.lint_type[1] = -1;
+
+	assert_memory_equal(fp, "_MP_", 4);
+	assert_int_equal(fp[8], 1); /* length in paragraphs */
+	assert_int_equal(fp[9], 4); /* spec revision 1.4 */
+	assert_int_equal(sum(fp, FP_SIZE), 0);
+	assert_int_equal(fp[11], 0); /* feature byte 1: a config table follows */
+	table = rd32(fp + 4);
+	assert_true(table >= EBDA_START + FP_SIZE && table + HDR_SIZE <= EBDA_END);
+
+	hdr = r->buf + table;
+	assert_memory_equal(hdr, "PCMP", 4);
+	len = rd16(hdr + 4);
+	assert_true(len >= HDR_SIZE && table + len <= EBDA_END);
+	assert_int_equal(hdr[6], 4);
+	assert_int_equal(sum(hdr, len), 0);
+	assert_memory_equal(hdr + 8, "KVMINI  ", 8);
+	assert_int_equal(rd32(hdr + 28), 0); /* no OEM table */
+	count = rd16(hdr + 34);
+	assert_int_equal(rd32(hdr + 36), 0xfee00000);
+	assert_int_equal(rd16(hdr + 40), 0); /* no extended table */
+
+	e = hdr + HDR_SIZE;
+	end = hdr + len;
+	for (unsigned int i = 0; i < count; i++) {
+		assert_true(e < end);
+		switch (e[0]) {
+		case 0:
+			assert_true(e + PROC_SIZE <= end);
+			assert_int_equal(e[1], p.cpus); /* APIC ids 0..n-1 in order */
+			assert_int_equal(e[2], 0x14);
+			assert_int_equal(e[3] & 1, 1); /* enabled */
+			if (e[3] & 2) {
+				p.bsps++;
+				p.bsp_id = e[1];
+			}
+			assert_int_not_equal(rd32(e + 4), 0); /* a CPU signature */
+			p.cpus++;
+			e += PROC_SIZE;
+			break;
+		case 1:
+			assert_int_equal(e[1], 0);
+			assert_memory_equal(e + 2, "ISA   ", 6);
+			p.buses++;
+			e += SMALL_ENTRY_SIZE;
+			break;
+		case 2:
+			assert_int_equal(e[2], 0x11);
+			assert_int_equal(e[3] & 1, 1);
+			assert_int_equal(rd32(e + 4), 0xfec00000);
+			p.ioapic_id = e[1];
+			p.ioapics++;
+			e += SMALL_ENTRY_SIZE;
+			break;
+		case 3:
+			assert_int_equal(e[1], 0); /* INT */
+			assert_int_equal(rd16(e + 2), 0); /* conforming */
+			assert_int_equal(e[4], 0); /* ISA bus */
+			assert_true(e[5] < 16);
+			assert_int_equal(p.irq_pin[e[5]], -1); /* once per IRQ */
+			assert_int_equal(e[6], p.ioapic_id); /* follows the IOAPIC entry */
+			p.irq_pin[e[5]] = e[7];
+			p.io_ints++;
+			e += SMALL_ENTRY_SIZE;
+			break;
+		case 4:
+			assert_int_equal(e[6], 0xff); /* all local APICs */
+			assert_true(e[7] < 2);
+			p.lint_type[e[7]] = e[1];
+			p.local_ints++;
+			e += SMALL_ENTRY_SIZE;
+			break;
+		default:
+			fail_msg("unknown entry type %u", e[0]);
+		}
+	}
+	assert_ptr_equal(e, end);
+	return p;
+}
+
+static void check_tables(unsigned int nr_cpus)
+{
+	struct ram r = ram_new(RAM_SIZE);
+	struct error err = { 0 };
+	struct parsed p;
+
+	assert_int_equal(mptable_write(&r.mem, nr_cpus, &err), 0);
+	assert_int_equal(err.code, 0);
+	assert_untouched(&r, 0, EBDA_START);
+	assert_untouched(&r, EBDA_END, r.size);
+
+	p = parse(&r);
+	assert_int_equal(p.cpus, nr_cpus);
+	assert_int_equal(p.bsps, 1);
+	assert_int_equal(p.bsp_id, 0);
+	assert_int_equal(p.buses, 1);
+	assert_int_equal(p.ioapics, 1);
+	assert_int_equal(p.ioapic_id, MPTABLE_IOAPIC_ID(nr_cpus));
+	assert_int_equal(p.ioapic_id, nr_cpus);
+	assert_int_equal(p.io_ints, NR_IO_INTS);
+	assert_int_equal(p.local_ints, NR_LOCAL_INTS);
+
+	assert_int_equal(p.irq_pin[0], 2); /* the PIT */
+	assert_int_equal(p.irq_pin[2], -1); /* the cascade */
+	for (int irq = 1; irq < 16; irq++) {
+		if (irq != 2)
+			assert_int_equal(p.irq_pin[irq], irq);
+	}
+	assert_int_equal(p.lint_type[0], 3); /* ExtINT */
+	assert_int_equal(p.lint_type[1], 1); /* NMI */
+	free(r.buf);
+}
+
+static void test_one_cpu(void **state)
+{
+	(void)state;
+	check_tables(1);
+}
+
+static void test_two_cpus(void **state)
+{
+	(void)state;
+	check_tables(2);
+}
+
+static void test_max_cpus(void **state)
+{
+	(void)state;
+	check_tables(mptable_max_cpus());
+}
+
+static void test_max_cpus_value(void **state)
+{
+	unsigned int fixed = FP_SIZE + HDR_SIZE + 2 * SMALL_ENTRY_SIZE +
+			     (NR_IO_INTS + NR_LOCAL_INTS) * SMALL_ENTRY_SIZE;
+
+	(void)state;
+	/* Everything that does not depend on the CPU count, then 20 bytes per CPU. */
+	assert_int_equal(mptable_max_cpus(), (EBDA_END - EBDA_START - fixed) / PROC_SIZE);
+	assert_true(mptable_max_cpus() >= 2);
+}
+
+/* A second write fully replaces the first (nothing left from more CPUs). */
+static void test_rewrite(void **state)
+{
+	struct ram r = ram_new(RAM_SIZE);
+	struct parsed p;
+
+	(void)state;
+	assert_int_equal(mptable_write(&r.mem, mptable_max_cpus(), NULL), 0);
+	assert_int_equal(mptable_write(&r.mem, 1, NULL), 0);
+	p = parse(&r);
+	assert_int_equal(p.cpus, 1);
+	for (uint32_t a = EBDA_START + FP_SIZE + HDR_SIZE + PROC_SIZE + 19 * SMALL_ENTRY_SIZE;
+	     a < EBDA_END; a++)
+		assert_int_equal(r.buf[a], 0);
+	free(r.buf);
+}
+
+static void test_too_many_cpus(void **state)
+{
+	struct ram r = ram_new(RAM_SIZE);
+	struct error err = { 0 };
+	unsigned int too_many[] = { mptable_max_cpus() + 1, 255, 256, 1000, UINT32_MAX };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(too_many) / sizeof(too_many[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(mptable_write(&r.mem, too_many[i], &err), -ENOSPC);
+		assert_int_equal(err.code, -ENOSPC);
+		assert_non_null(strstr(err.msg, "CPUs"));
+		assert_null(strchr(err.msg, '\n'));
+	}
+	assert_untouched(&r, 0, r.size);
+	/* A NULL error is allowed. */
+	assert_int_equal(mptable_write(&r.mem, too_many[0], NULL), -ENOSPC);
+	free(r.buf);
+}
+
+static void test_zero_cpus(void **state)
+{
+	struct ram r = ram_new(RAM_SIZE);
+	struct error err = { 0 };
+
+	(void)state;
+	assert_int_equal(mptable_write(&r.mem, 0, &err), -EINVAL);
+	assert_int_equal(err.code, -EINVAL);
+	assert_int_equal(mptable_write(NULL, 1, &err), -EINVAL);
+	assert_untouched(&r, 0, r.size);
+	free(r.buf);
+}
+
+/* RAM that ends below 640 KiB, or inside the EBDA, cannot hold the tables. */
+static void test_ram_too_small(void **state)
+{
+	static const uint64_t sizes[] = { 0x80000, EBDA_START, EBDA_START + 0x10, EBDA_END - 1 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct ram r = ram_new(sizes[i]);
+		struct error err = { 0 };
+		int ret = mptable_write(&r.mem, 2, &err);
+
+		assert_true(ret < 0);
+		assert_int_equal(err.code, ret);
+		assert_true(err.msg[0] != '\0');
+		/* Nothing half-written into the part of the EBDA that exists. */
+		assert_untouched(&r, 0, r.size);
+		free(r.buf);
+	}
+}
+
+static void test_ram_exactly_640k(void **state)
+{
+	struct ram r = ram_new(EBDA_END);
+
+	(void)state;
+	assert_int_equal(mptable_write(&r.mem, 4, NULL), 0);
+	assert_int_equal(parse(&r).cpus, 4);
+	assert_untouched(&r, 0, EBDA_START);
+	free(r.buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_cpu),		 cmocka_unit_test(test_two_cpus),
+		cmocka_unit_test(test_max_cpus),	 cmocka_unit_test(test_max_cpus_value),
+		cmocka_unit_test(test_rewrite),		 cmocka_unit_test(test_too_many_cpus),
+		cmocka_unit_test(test_zero_cpus),	 cmocka_unit_test(test_ram_too_small),
+		cmocka_unit_test(test_ram_exactly_640k),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
