@@ -457,8 +457,11 @@ static void __attribute__((noreturn)) run_child(struct init_state *s, char **arg
 	close(s->console_fd);
 
 	execvp(argv[0], argv);
-	say("%s: %s", argv[0], strerror(errno));
-	_exit(errno == ENOENT || errno == ENOTDIR ? STATUS_NOT_FOUND : STATUS_NOT_EXECUTABLE);
+	int exec_errno = errno;
+
+	say("%s: %s", argv[0], strerror(exec_errno));
+	_exit(exec_errno == ENOENT || exec_errno == ENOTDIR ? STATUS_NOT_FOUND
+							    : STATUS_NOT_EXECUTABLE);
 }
 
 static void ignore_signal(int sig)
@@ -468,7 +471,7 @@ static void ignore_signal(int sig)
 int main(void)
 {
 	static char *shell_argv[] = { "sh", NULL };
-	/* One large state object; static only to keep it off PID 1's small stack. */
+	/* Static: starts zeroed, and holds a 16 KiB command line buffer. */
 	static struct init_state state;
 	struct init_state *s = &state;
 	struct sigaction sa = { .sa_handler = ignore_signal };

@@ -62,7 +62,8 @@ int cmd_check(int argc, char **argv)
 	int c, ret;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			quiet = true;
@@ -74,7 +75,7 @@ int cmd_check(int argc, char **argv)
 			check_usage(stdout);
 			return 0;
 		default:
-			cli_usage_error("check", NULL);
+			cli_bad_option("check", c, argv);
 			return KVMINI_EXIT_USAGE;
 		}
 	}

@@ -14,6 +14,12 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Report what getopt_long (with opterr = 0 and a ':' optstring) rejected:
+ * @c is its return value. One line; returns -1.
+ */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
 int cmd_run(int argc, char **argv, uint64_t main_ns);
 int cmd_check(int argc, char **argv);
 

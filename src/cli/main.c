@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +34,19 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return -1;
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		return cli_usage_error(cmd, "option '%s' needs a value (see kvmini %s --help)", arg,
+				       cmd);
+	if (optopt && strncmp(arg, "--", 2))
+		return cli_usage_error(cmd, "unknown option '-%c' (see kvmini %s --help)", optopt,
+				       cmd);
+	return cli_usage_error(cmd, "unknown option '%s' (see kvmini %s --help)", arg, cmd);
 }
 
 static void usage(FILE *f)

@@ -97,23 +97,37 @@ static int exe_dir(char *buf, size_t len)
 	return 0;
 }
 
+/* Peek at the kernel's first bytes: its format and, for a bzImage, its release. */
+static enum kernel_format peek_kernel(const char *path, char *release, size_t len)
+{
+	uint8_t hdr[0x2000];
+	enum kernel_format fmt;
+	ssize_t n;
+	int fd;
+
+	release[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return KERNEL_UNKNOWN; /* the loader reports the unreadable kernel */
+	n = pread(fd, hdr, sizeof(hdr), 0);
+	close(fd);
+	if (n <= 0)
+		return KERNEL_UNKNOWN;
+	fmt = kernel_detect(hdr, (size_t)n);
+	if (fmt == KERNEL_BZIMAGE && bzimage_release(hdr, (size_t)n, release, len))
+		release[0] = '\0';
+	return fmt;
+}
+
 /*
  * The project's initramfs for the kernel's release. Only bzImages carry a
  * release string; other kernels boot without an initrd unless given one.
  */
-static int default_initrd(struct run_options *o, struct error *err)
+static int default_initrd(struct run_options *o, const char *release, struct error *err)
 {
-	char release[128], dir[PATH_MAX];
-	uint8_t hdr[0x1000];
-	ssize_t n;
-	int fd;
+	char dir[PATH_MAX];
 
-	fd = open(o->kernel, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0; /* the loader reports the unreadable kernel */
-	n = pread(fd, hdr, sizeof(hdr), 0);
-	close(fd);
-	if (n <= 0 || bzimage_release(hdr, (size_t)n, release, sizeof(release)))
+	if (!release[0])
 		return 0;
 	if (exe_dir(dir, sizeof(dir)))
 		return error_set(err, -ENOENT, "cannot find kvmini's directory for the default initrd");
@@ -148,8 +162,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 	o->nr_cpus = 1;
 	o->kvm_dev = "/dev/kvm";
 	optind = 1;
+	opterr = 0;
 	/* '+': stop at the first non-option so the guest command keeps its flags. */
-	while ((c = getopt_long(argc, argv, "+k:i:c:m:p:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:k:i:c:m:p:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->kernel = optarg;
@@ -187,7 +202,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 			run_usage(stdout);
 			return 1;
 		default:
-			return cli_usage_error("run", NULL);
+			return cli_bad_option("run", c, argv);
 		}
 	}
 	if (optind < argc) {
@@ -244,7 +259,8 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	struct machine_config cfg;
 	struct console con;
 	struct error err = { 0 };
-	char cmdline[4096];
+	char cmdline[4096], release[128];
+	enum kernel_format fmt;
 	struct machine m;
 	int ret, status;
 
@@ -256,12 +272,17 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 			return cli_error("no kernel given and no /boot/vmlinuz-* found: pass --kernel (apt install linux-image-amd64)");
 		o.kernel = o.kernel_buf;
 	}
+	fmt = peek_kernel(o.kernel, release, sizeof(release));
 	if (o.initrd && !strcmp(o.initrd, "none"))
 		o.initrd = NULL;
-	else if (!o.initrd && default_initrd(&o, &err))
+	else if (!o.initrd && default_initrd(&o, release, &err))
 		return cli_error("%s", err.msg);
-	if (cmdline_build(cmdline, sizeof(cmdline), o.cmdline, o.guest_argv, false, &err) < 0)
+	if (fmt == KERNEL_MULTIBOOT) {
+		/* Not Linux: the kernel gets exactly what the user gave. */
+		snprintf(cmdline, sizeof(cmdline), "%s", o.cmdline ? o.cmdline : "");
+	} else if (cmdline_build(cmdline, sizeof(cmdline), o.cmdline, o.guest_argv, false, &err) < 0) {
 		return cli_error("%s", err.msg);
+	}
 
 	vm_block_signals();
 	if (console_init(&con, STDIN_FILENO, STDOUT_FILENO, !o.guest_argv, &err))

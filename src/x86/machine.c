@@ -14,6 +14,8 @@
 #include "mptable.h"
 #include "regs.h"
 
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+
 /* A read-only view of a whole file. */
 struct mapped_file {
 	const uint8_t *data;
@@ -45,7 +47,8 @@ static int map_file(const char *what, const char *path, struct mapped_file *f, s
 		close(fd);
 		return error_set(err, -EINVAL, "%s %s: file is empty", what, path);
 	}
-	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	/* Populate: the loader reads all of it at once. */
+	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
 		return error_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
@@ -89,6 +92,8 @@ int machine_setup_cpuid(struct vm *vm, struct error *err)
 	enum { MAX_ENTRIES = 256 };
 	size_t size = sizeof(struct kvm_cpuid2) + MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *supported = calloc(1, size), *cpuid = calloc(1, size);
+	bool tsc_deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	struct kvm_cpuid_entry2 *leaf1;
 	int ret = 0;
 
 	if (!supported || !cpuid) {
@@ -107,6 +112,10 @@ int machine_setup_cpuid(struct vm *vm, struct error *err)
 			error_set(err, ret, "vCPU %u: cannot build CPUID", i);
 			goto out;
 		}
+		/* KVM leaves the TSC-deadline bit to userspace (api.rst). */
+		leaf1 = cpuid_find(cpuid, 1, 0);
+		if (leaf1 && tsc_deadline)
+			leaf1->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 		if (ioctl(vm->vcpus[i].fd, KVM_SET_CPUID2, cpuid) < 0) {
 			ret = error_set(err, -errno, "vCPU %u: KVM_SET_CPUID2: %s", i,
 					strerror(errno));
@@ -155,53 +164,58 @@ static int create_devices(struct machine *m, const struct machine_config *cfg,
 	return 0;
 }
 
-static int load_kernel(struct machine *m, const struct machine_config *cfg, struct error *err)
+static int map_boot_files(const struct machine_config *cfg, struct mapped_file *kernel,
+			  struct mapped_file *initrd, struct error *err)
 {
-	struct mapped_file kernel, initrd = { 0 };
-	struct boot_image img;
-	int ret;
+	int ret = map_file("kernel", cfg->kernel_path, kernel, err);
 
-	ret = map_file("kernel", cfg->kernel_path, &kernel, err);
-	if (ret)
-		return ret;
-	if (cfg->initrd_path) {
-		ret = map_file("initrd", cfg->initrd_path, &initrd, err);
-		if (ret) {
-			unmap_file(&kernel);
-			return ret;
-		}
+	if (!ret && cfg->initrd_path) {
+		ret = map_file("initrd", cfg->initrd_path, initrd, err);
+		if (ret)
+			unmap_file(kernel);
 	}
-	img = (struct boot_image){
-		.kernel = kernel.data,
-		.kernel_size = kernel.size,
-		.initrd = initrd.data,
-		.initrd_size = initrd.size,
+	return ret;
+}
+
+static int load_kernel(struct machine *m, const struct machine_config *cfg,
+		       const struct mapped_file *kernel, const struct mapped_file *initrd,
+		       struct error *err)
+{
+	struct boot_image img = {
+		.kernel = kernel->data,
+		.kernel_size = kernel->size,
+		.initrd = initrd->data,
+		.initrd_size = initrd->size,
 		.cmdline = cfg->cmdline,
 		.initrd_name = cfg->initrd_name,
 	};
-	ret = boot_load(&m->vm.mem, &img, &m->entry, err);
+	int ret = boot_load(&m->vm.mem, &img, &m->entry, err);
+
 	if (ret)
 		error_prefix(err, "kernel %s", cfg->kernel_path);
-	unmap_file(&kernel);
-	unmap_file(&initrd);
 	return ret;
 }
 
 int machine_create(struct machine *m, const struct machine_config *cfg, struct error *err)
 {
+	struct mapped_file kernel = { 0 }, initrd = { 0 };
 	struct vm *vm = &m->vm;
 	unsigned int max;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
-	ret = vm_open(vm, cfg->kvm_dev ? cfg->kvm_dev : "/dev/kvm", err);
+	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
+	/* Bad files are reported before anything else, KVM included. */
+	ret = map_boot_files(cfg, &kernel, &initrd, err);
 	if (ret)
 		return ret;
-	max = vm_max_vcpus(vm);
-	if (cfg->nr_cpus > max)
-		return error_set(err, -EINVAL, "--cpus %u: this host's KVM allows at most %u vCPUs",
-				 cfg->nr_cpus, max);
-	ret = vm_create(vm, cfg->ram_size, err);
+	ret = vm_open(vm, cfg->kvm_dev ? cfg->kvm_dev : "/dev/kvm", err);
+	max = ret ? 0 : vm_max_vcpus(vm);
+	if (!ret && cfg->nr_cpus > max)
+		ret = error_set(err, -EINVAL, "--cpus %u: this host's KVM allows at most %u vCPUs",
+				cfg->nr_cpus, max);
+	if (!ret)
+		ret = vm_create(vm, cfg->ram_size, err);
 	if (!ret)
 		ret = create_irqchip(vm, err);
 	if (!ret)
@@ -211,7 +225,9 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct e
 	for (unsigned int i = 0; !ret && i < vm->nr_vcpus; i++)
 		ret = x86_vcpu_init(vm->vcpus[i].fd, i, err);
 	if (!ret)
-		ret = load_kernel(m, cfg, err);
+		ret = load_kernel(m, cfg, &kernel, &initrd, err);
+	unmap_file(&kernel);
+	unmap_file(&initrd);
 	if (!ret && x86_write_boot_tables(&vm->mem))
 		ret = error_set(err, -EFAULT, "cannot write boot page tables: guest RAM too small");
 	if (!ret)
