@@ -21,6 +21,7 @@ build: $(BUILD)/build.ninja
 
 initramfs: build
 	@test -n "$(KVER)" || { echo "no kernel in /boot: apt install linux-image-amd64" >&2; exit 1; }
+	mkdir -p $(BUILD)/guest
 	guest/mkinitramfs.sh --init $(BUILD)/kvmini-init --kver $(KVER) -o $(INITRAMFS)
 
 # The main job: boot the default guest and run a command in it.

@@ -134,12 +134,17 @@ static void read_input(struct console *con)
 	bool quit = false;
 	ssize_t r;
 
-	r = read(con->in_fd, buf, sizeof(buf) - con->pending_len);
+	r = read(con->in_fd, buf, sizeof(buf) - 2 - con->pending_len);
 	if (r < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (r <= 0) {
-		/* End of input (or an unreadable stdin): the guest sees EOF. */
+		/*
+		 * End of input (or an unreadable stdin): the guest sees EOF. A
+		 * tty's EOF only counts at the start of a line and is used up by
+		 * one reader, so send it twice.
+		 */
 		con->eof = true;
+		con->pending[con->pending_len++] = CONSOLE_EOF;
 		con->pending[con->pending_len++] = CONSOLE_EOF;
 		return;
 	}

@@ -203,8 +203,8 @@ int elf_parse(const struct guest_mem *mem, const uint8_t *img, size_t size, stru
 	      struct error *err)
 {
 	struct boot_range ranges[ELF_MAX_LOADS];
-	unsigned int phnum, phentsize;
-	uint64_t phoff;
+	unsigned int phnum = 0, phentsize = 0;
+	uint64_t phoff = 0;
 	int r;
 
 	memset(elf, 0, sizeof(*elf));

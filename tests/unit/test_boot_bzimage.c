@@ -100,7 +100,7 @@ static void make_bzimage(uint8_t *k)
 	put16(k + 0x206, 0x020f);
 	put16(k + 0x20e, 0x400 - 0x200);
 	strcpy((char *)k + 0x400, "6.1.99-test (builder@host) #1 SMP");
-	k[0x211] = 0x01;
+	k[0x211] = 0x00; /* the loader must set LOADED_HIGH itself */
 	put32(k + 0x22c, 0x7fffffff);
 	put32(k + 0x230, 0x200000);
 	k[0x234] = 1;
@@ -133,8 +133,14 @@ static void expect_error(struct vm *vm, const uint8_t *k, size_t size, int code,
 {
 	struct boot_entry entry;
 	struct error err;
-	int r = load(vm, k, size, NULL, 0, "console=ttyS0", &entry, &err);
+	/* An exact-size copy, so that a sanitizer build catches reads past the end. */
+	uint8_t *copy = malloc(size ? size : 1);
+	int r;
 
+	assert_non_null(copy);
+	memcpy(copy, k, size);
+	r = load(vm, copy, size, NULL, 0, "console=ttyS0", &entry, &err);
+	free(copy);
 	if (r != code || !strstr(err.msg, text))
 		fail_msg("size %zu: got %d \"%s\", expected %d with \"%s\"", size, r, err.msg, code,
 			 text);
@@ -233,14 +239,26 @@ static void test_setup_sects_zero_means_four(void **state)
 static void test_truncated(void **state)
 {
 	static uint8_t k[IMG_SIZE];
-	const size_t sizes[] = { 0,	0x1f1,		0x205,	    0x207,
-				 0x26b, SETUP_SIZE - 1, SETUP_SIZE, IMG_SIZE - 1 };
+	const struct {
+		size_t size;
+		const char *text;
+	} cases[] = {
+		{ 0, "truncated: setup header past end of file (0 bytes)" },
+		{ 0x1f1, "truncated: setup header past end of file" },
+		{ 0x205, "truncated: setup header past end of file" },
+		{ 0x207, "truncated: boot protocol version past end of file" },
+		{ 0x237, "truncated: setup header ends at 0x26c" },
+		{ 0x26b, "truncated: setup header ends at 0x26c" },
+		{ SETUP_SIZE - 1, "truncated: real-mode setup code (2560 bytes)" },
+		{ SETUP_SIZE, "truncated: protected-mode code is 8192 bytes, file has 0" },
+		{ IMG_SIZE - 1, "truncated: protected-mode code is 8192 bytes, file has 8191" },
+	};
 	struct vm vm;
 
 	vm_init(&vm, RAM);
 	make_bzimage(k);
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-		expect_error(&vm, k, sizes[i], -ENOEXEC, "truncated");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_error(&vm, k, cases[i].size, -ENOEXEC, cases[i].text);
 	vm_free(&vm);
 }
 

@@ -185,8 +185,11 @@ static void build_pvh(struct spec *s, uint64_t entry, uint32_t width)
 static int load(struct vm *vm, size_t size, const uint8_t *initrd, size_t initrd_size,
 		const char *cmdline, struct boot_entry *entry, struct error *err)
 {
+	/* An exact-size copy, so that a sanitizer build catches reads past the end. */
+	uint8_t *copy = malloc(size ? size : 1);
+	int r;
 	struct boot_image bi = {
-		.kernel = img,
+		.kernel = copy,
 		.kernel_size = size,
 		.initrd = initrd,
 		.initrd_size = initrd_size,
@@ -195,7 +198,11 @@ static int load(struct vm *vm, size_t size, const uint8_t *initrd, size_t initrd
 
 	memset(err, 0, sizeof(*err));
 	memset(entry, 0, sizeof(*entry));
-	return boot_load_elf(&vm->mem, &bi, entry, err);
+	assert_non_null(copy);
+	memcpy(copy, img, size);
+	r = boot_load_elf(&vm->mem, &bi, entry, err);
+	free(copy);
+	return r;
 }
 
 static void expect_error(struct vm *vm, const struct spec *s, size_t size, int code,
