@@ -69,7 +69,7 @@ int boot_load(const struct guest_mem *mem, const struct boot_image *img,
 
 /*
  * For bzImages: the kernel release from the setup header's version string
- * ("6.1.0-56-amd64"), written to @buf. Returns 0 or -ENOENT.
+ * ("6.1.0-56-amd64"), written to @buf. Returns 0, -ENOENT, or -ENOSPC if @buflen is too small.
  */
 int bzimage_release(const uint8_t *img, size_t size, char *buf, size_t buflen);
 

@@ -503,6 +503,7 @@ static void test_real_debian_kernel(void **state)
 	struct boot_entry entry;
 	struct error err = { 0 };
 	uint64_t load_addr, runtime, rd;
+	uint32_t align;
 	size_t size = 0, setup;
 	uint8_t *k = NULL;
 	struct vm vm;
@@ -528,9 +529,8 @@ static void test_real_debian_kernel(void **state)
 
 	/* Debian's kernel is relocatable; expectations follow its own header. */
 	assert_true(k[0x234]);
-	load_addr = (0x100000 +
-		     (k[0x230] | k[0x231] << 8 | k[0x232] << 16 | (uint64_t)k[0x233] << 24) - 1) &
-		    ~((k[0x230] | k[0x231] << 8 | k[0x232] << 16 | (uint64_t)k[0x233] << 24) - 1);
+	memcpy(&align, k + 0x230, 4);
+	load_addr = (0x100000 + align - 1) & ~(uint64_t)(align - 1);
 	setup = ((k[0x1f1] ? k[0x1f1] : 4) + 1) * 512;
 	assert_int_equal(entry.mode, BOOT_MODE_LONG64);
 	assert_int_equal(entry.rip, load_addr + 0x200);

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "guest_mem.h"
+#include "layout.h"
+
+static void test_small_ram_one_region(void **state)
+{
+	static uint8_t buf[1 << 20];
+	struct guest_mem mem;
+
+	guest_mem_init_buffer(&mem, buf, sizeof(buf));
+	assert_int_equal(mem.nr_regions, 1);
+	assert_int_equal(guest_mem_low_end(&mem), sizeof(buf));
+	assert_ptr_equal(guest_mem_ptr(&mem, 0, sizeof(buf)), buf);
+	assert_ptr_equal(guest_mem_ptr(&mem, 100, 10), buf + 100);
+	/* Zero length at the very end is fine; one byte past is not. */
+	assert_ptr_equal(guest_mem_ptr(&mem, sizeof(buf), 0), buf + sizeof(buf));
+	assert_null(guest_mem_ptr(&mem, sizeof(buf), 1));
+	assert_null(guest_mem_ptr(&mem, sizeof(buf) - 1, 2));
+	assert_null(guest_mem_ptr(&mem, 0, sizeof(buf) + 1));
+}
+
+static void test_overflowing_ranges(void **state)
+{
+	static uint8_t buf[1 << 20];
+	struct guest_mem mem;
+
+	guest_mem_init_buffer(&mem, buf, sizeof(buf));
+	assert_null(guest_mem_ptr(&mem, 16, UINT64_MAX));
+	assert_null(guest_mem_ptr(&mem, UINT64_MAX, 1));
+	assert_null(guest_mem_ptr(&mem, UINT64_MAX - 3, 8));
+	assert_null(guest_mem_ptr(&mem, 1ULL << 63, 1ULL << 63));
+}
+
+static void test_large_ram_splits_around_hole(void **state)
+{
+	struct guest_mem mem;
+	uint64_t ram = 5ULL << 30;
+	uint8_t *fake = (uint8_t *)0x10000000; /* never dereferenced */
+
+	guest_mem_init_buffer(&mem, fake, ram);
+	assert_int_equal(mem.nr_regions, 2);
+	assert_int_equal(guest_mem_low_end(&mem), LAYOUT_PCI_HOLE_START);
+	assert_int_equal(mem.regions[1].gpa, LAYOUT_4G);
+	assert_int_equal(mem.regions[1].size, ram - LAYOUT_PCI_HOLE_START);
+	assert_ptr_equal(guest_mem_ptr(&mem, LAYOUT_4G, 1), fake + LAYOUT_PCI_HOLE_START);
+	/* The hole is not RAM, and no range may straddle it. */
+	assert_null(guest_mem_ptr(&mem, LAYOUT_PCI_HOLE_START, 1));
+	assert_null(guest_mem_ptr(&mem, LAYOUT_IOAPIC_BASE, 4));
+	assert_null(guest_mem_ptr(&mem, LAYOUT_PCI_HOLE_START - 4, 8));
+	assert_null(guest_mem_ptr(&mem, LAYOUT_4G + ram - LAYOUT_PCI_HOLE_START, 1));
+}
+
+static void test_copy_helpers(void **state)
+{
+	static uint8_t buf[4096];
+	struct guest_mem mem;
+	uint8_t out[8];
+
+	guest_mem_init_buffer(&mem, buf, sizeof(buf));
+	assert_int_equal(guest_mem_write(&mem, 10, "abcdefgh", 8), 0);
+	assert_int_equal(guest_mem_read(&mem, 10, out, 8), 0);
+	assert_memory_equal(out, "abcdefgh", 8);
+	assert_int_equal(guest_mem_write(&mem, 4092, "abcdefgh", 8), -EFAULT);
+	assert_int_equal(buf[4092], 0); /* nothing partial was written */
+	assert_int_equal(guest_mem_read(&mem, 4095, out, 2), -EFAULT);
+	assert_int_equal(guest_mem_fill(&mem, 0, 0x5a, 4096), 0);
+	assert_int_equal(buf[4095], 0x5a);
+	assert_int_equal(guest_mem_fill(&mem, 1, 0, 4096), -EFAULT);
+}
+
+static void test_alloc(void **state)
+{
+	struct guest_mem mem;
+
+	assert_int_equal(guest_mem_alloc(&mem, 1024), -EINVAL);
+	assert_int_equal(guest_mem_alloc(&mem, 64ULL << 20), 0);
+	assert_true(mem.owns_mapping);
+	assert_non_null(guest_mem_ptr(&mem, (64ULL << 20) - 1, 1));
+	assert_int_equal(guest_mem_write(&mem, 0x1000, "x", 1), 0);
+	guest_mem_free(&mem);
+	assert_int_equal(mem.nr_regions, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_small_ram_one_region),
+		cmocka_unit_test(test_overflowing_ranges),
+		cmocka_unit_test(test_large_ram_splits_around_hole),
+		cmocka_unit_test(test_copy_helpers),
+		cmocka_unit_test(test_alloc),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
