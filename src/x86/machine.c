@@ -47,8 +47,7 @@ static int map_file(const char *what, const char *path, struct mapped_file *f, s
 		close(fd);
 		return error_set(err, -EINVAL, "%s %s: file is empty", what, path);
 	}
-	/* Populate: the loader reads all of it at once. */
-	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
 		return error_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
