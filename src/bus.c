@@ -78,8 +78,7 @@ const struct bus_range *bus_find(const struct bus *bus, uint64_t addr)
 	return addr - r->base < r->len ? r : NULL;
 }
 
-bool bus_dispatch(const struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len,
-		  bool is_write)
+bool bus_dispatch(const struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
 {
 	const struct bus_range *r = bus_find(bus, addr);
 

@@ -28,7 +28,7 @@ struct bus_range {
 };
 
 struct bus {
-	struct bus_range *ranges;	/* sorted by base, non-overlapping */
+	struct bus_range *ranges; /* sorted by base, non-overlapping */
 	size_t nr_ranges;
 	size_t cap;
 };
@@ -47,7 +47,6 @@ const struct bus_range *bus_find(const struct bus *bus, uint64_t addr);
  * Deliver an access. Returns false when no device claims the whole access;
  * then reads see all-ones (as on a real bus) and writes are dropped.
  */
-bool bus_dispatch(const struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len,
-		  bool is_write);
+bool bus_dispatch(const struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 
 #endif

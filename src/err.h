@@ -9,8 +9,8 @@
 #include <stddef.h>
 
 struct error {
-	int code;	/* negative errno, 0 when no error was recorded */
-	char msg[512];	/* one line, no trailing newline */
+	int code; /* negative errno, 0 when no error was recorded */
+	char msg[512]; /* one line, no trailing newline */
 };
 
 /* Record an error and return @code (a negative errno) for tail calls. */

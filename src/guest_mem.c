@@ -15,9 +15,9 @@ static void layout_regions(struct guest_mem *mem, uint8_t *base, uint64_t ram_si
 	mem->regions[0] = (struct guest_mem_region){ .gpa = 0, .size = low, .host = base };
 	mem->nr_regions = 1;
 	if (ram_size > low) {
-		mem->regions[1] = (struct guest_mem_region){
-			.gpa = LAYOUT_4G, .size = ram_size - low, .host = base + low
-		};
+		mem->regions[1] = (struct guest_mem_region){ .gpa = LAYOUT_4G,
+							     .size = ram_size - low,
+							     .host = base + low };
 		mem->nr_regions = 2;
 	}
 	mem->ram_size = ram_size;
@@ -30,8 +30,8 @@ int guest_mem_alloc(struct guest_mem *mem, uint64_t ram_size)
 	memset(mem, 0, sizeof(*mem));
 	if (ram_size < LAYOUT_MIN_RAM)
 		return -EINVAL;
-	p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
+	p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	/* Guest RAM is large and sparse; keep it out of core dumps. */

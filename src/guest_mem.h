@@ -15,18 +15,18 @@
 #define GUEST_MEM_MAX_REGIONS 4
 
 struct guest_mem_region {
-	uint64_t gpa;	/* guest-physical start */
-	uint64_t size;	/* bytes */
-	uint8_t *host;	/* host virtual address of gpa */
+	uint64_t gpa; /* guest-physical start */
+	uint64_t size; /* bytes */
+	uint8_t *host; /* host virtual address of gpa */
 };
 
 struct guest_mem {
 	struct guest_mem_region regions[GUEST_MEM_MAX_REGIONS];
 	unsigned int nr_regions;
-	uint64_t ram_size;	/* sum of region sizes */
-	void *mapping;		/* the host mapping backing all regions */
+	uint64_t ram_size; /* sum of region sizes */
+	void *mapping; /* the host mapping backing all regions */
 	uint64_t mapping_size;
-	bool owns_mapping;	/* guest_mem_free() unmaps it */
+	bool owns_mapping; /* guest_mem_free() unmaps it */
 };
 
 /*

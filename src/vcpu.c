@@ -9,19 +9,22 @@
 
 static const char *exit_reason_name(uint32_t reason)
 {
-	switch (reason) {
-	case KVM_EXIT_UNKNOWN: return "KVM_EXIT_UNKNOWN";
-	case KVM_EXIT_EXCEPTION: return "KVM_EXIT_EXCEPTION";
-	case KVM_EXIT_HYPERCALL: return "KVM_EXIT_HYPERCALL";
-	case KVM_EXIT_DEBUG: return "KVM_EXIT_DEBUG";
-	case KVM_EXIT_HLT: return "KVM_EXIT_HLT";
-	case KVM_EXIT_IRQ_WINDOW_OPEN: return "KVM_EXIT_IRQ_WINDOW_OPEN";
-	case KVM_EXIT_SHUTDOWN: return "KVM_EXIT_SHUTDOWN";
-	case KVM_EXIT_FAIL_ENTRY: return "KVM_EXIT_FAIL_ENTRY";
-	case KVM_EXIT_INTERNAL_ERROR: return "KVM_EXIT_INTERNAL_ERROR";
-	case KVM_EXIT_SYSTEM_EVENT: return "KVM_EXIT_SYSTEM_EVENT";
-	default: return "unexpected exit";
-	}
+	static const char *const names[] = {
+		[KVM_EXIT_UNKNOWN] = "KVM_EXIT_UNKNOWN",
+		[KVM_EXIT_EXCEPTION] = "KVM_EXIT_EXCEPTION",
+		[KVM_EXIT_HYPERCALL] = "KVM_EXIT_HYPERCALL",
+		[KVM_EXIT_DEBUG] = "KVM_EXIT_DEBUG",
+		[KVM_EXIT_HLT] = "KVM_EXIT_HLT",
+		[KVM_EXIT_IRQ_WINDOW_OPEN] = "KVM_EXIT_IRQ_WINDOW_OPEN",
+		[KVM_EXIT_SHUTDOWN] = "KVM_EXIT_SHUTDOWN",
+		[KVM_EXIT_FAIL_ENTRY] = "KVM_EXIT_FAIL_ENTRY",
+		[KVM_EXIT_INTERNAL_ERROR] = "KVM_EXIT_INTERNAL_ERROR",
+		[KVM_EXIT_SYSTEM_EVENT] = "KVM_EXIT_SYSTEM_EVENT",
+	};
+
+	if (reason < sizeof(names) / sizeof(names[0]) && names[reason])
+		return names[reason];
+	return "unexpected exit";
 }
 
 void vcpu_describe_rip(struct vcpu *vcpu, char *buf, size_t len)
@@ -55,11 +58,16 @@ static void insn_bytes(const struct kvm_run *run, char *buf, size_t len)
 static const char *internal_suberror(uint32_t sub)
 {
 	switch (sub) {
-	case KVM_INTERNAL_ERROR_EMULATION: return "instruction emulation failed";
-	case KVM_INTERNAL_ERROR_SIMUL_EX: return "exception during exception delivery";
-	case KVM_INTERNAL_ERROR_DELIVERY_EV: return "event delivery failed";
-	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON: return "unexpected hardware exit";
-	default: return "internal error";
+	case KVM_INTERNAL_ERROR_EMULATION:
+		return "instruction emulation failed";
+	case KVM_INTERNAL_ERROR_SIMUL_EX:
+		return "exception during exception delivery";
+	case KVM_INTERNAL_ERROR_DELIVERY_EV:
+		return "event delivery failed";
+	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON:
+		return "unexpected hardware exit";
+	default:
+		return "internal error";
 	}
 }
 
@@ -81,8 +89,7 @@ static bool handle_mmio(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	uint32_t len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : 8;
 
-	bus_dispatch(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
-		     run->mmio.is_write);
+	bus_dispatch(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
 	return true;
 }
 
@@ -132,17 +139,19 @@ bool vcpu_handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_INTERNAL_ERROR:
 		vcpu_describe_rip(vcpu, where, sizeof(where));
 		insn_bytes(run, bytes, sizeof(bytes));
-		vm_request_stop(vm, VM_STOP_GUEST_CRASH, 0,
-				"host KVM cannot run this guest: KVM_EXIT_INTERNAL_ERROR (%s) on vCPU %u at %s%s%s",
-				internal_suberror(run->internal.suberror), vcpu->id, where,
-				bytes[0] ? ", instruction bytes " : "", bytes);
+		vm_request_stop(
+			vm, VM_STOP_GUEST_CRASH, 0,
+			"host KVM cannot run this guest: KVM_EXIT_INTERNAL_ERROR (%s) on vCPU %u at %s%s%s",
+			internal_suberror(run->internal.suberror), vcpu->id, where,
+			bytes[0] ? ", instruction bytes " : "", bytes);
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
 		vcpu_describe_rip(vcpu, where, sizeof(where));
-		vm_request_stop(vm, VM_STOP_GUEST_CRASH, 0,
-				"host KVM cannot run this guest: KVM_EXIT_FAIL_ENTRY (hardware reason 0x%llx) on vCPU %u at %s",
-				(unsigned long long)run->fail_entry.hardware_entry_failure_reason,
-				vcpu->id, where);
+		vm_request_stop(
+			vm, VM_STOP_GUEST_CRASH, 0,
+			"host KVM cannot run this guest: KVM_EXIT_FAIL_ENTRY (hardware reason 0x%llx) on vCPU %u at %s",
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason, vcpu->id,
+			where);
 		return false;
 	default:
 		vcpu_describe_rip(vcpu, where, sizeof(where));

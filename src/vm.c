@@ -66,9 +66,9 @@ int vm_open(struct vm *vm, const char *dev, struct error *err)
 			return error_set(err, -e, "%s: no such device (is the kvm module loaded?)",
 					 dev);
 		if (e == EACCES || e == EPERM)
-			return error_set(err, -e,
-					 "%s: permission denied (join the kvm group or run as root)",
-					 dev);
+			return error_set(
+				err, -e,
+				"%s: permission denied (join the kvm group or run as root)", dev);
 		return error_set(err, -e, "%s: %s", dev, strerror(e));
 	}
 	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
@@ -315,7 +315,8 @@ int vm_wait(struct vm *vm)
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si))
 				vm_request_stop(vm, VM_STOP_SIGNAL, 128 + (int)si.ssi_signo,
-						"stopped by signal %s", strsignal((int)si.ssi_signo));
+						"stopped by signal %s",
+						strsignal((int)si.ssi_signo));
 		}
 	}
 	if (sfd >= 0)

@@ -33,7 +33,7 @@ struct vcpu {
 struct vm {
 	int kvm_fd;
 	int vm_fd;
-	int run_size;		/* bytes of each vCPU's kvm_run mapping */
+	int run_size; /* bytes of each vCPU's kvm_run mapping */
 	struct guest_mem mem;
 	struct bus pio;
 	struct bus mmio;
@@ -47,7 +47,7 @@ struct vm {
 	int stop_status;
 	char stop_msg[512];
 	int stop_efd;
-	struct vm_stop_hook stop_hook;	/* handed to devices */
+	struct vm_stop_hook stop_hook; /* handed to devices */
 
 	/* Boot timing (CLOCK_MONOTONIC ns); first_run_ns is set by vCPU 0. */
 	uint64_t start_ns;

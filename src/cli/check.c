@@ -12,8 +12,8 @@
 
 /* Exit statuses of `kvmini check`, relied on by `make check`. */
 #define CHECK_OK 0
-#define CHECK_CANNOT_RUN 1	/* KVM is there but cannot run a Linux guest's userspace */
-#define CHECK_NO_KVM 3		/* no usable /dev/kvm or a capability is missing */
+#define CHECK_CANNOT_RUN 1 /* KVM is there but cannot run a Linux guest's userspace */
+#define CHECK_NO_KVM 3 /* no usable /dev/kvm or a capability is missing */
 
 static void check_usage(FILE *f)
 {
@@ -129,8 +129,9 @@ int cmd_check(int argc, char **argv)
 		printf("verdict: this KVM cannot run an unmodified Linux guest's userspace: %s. "
 		       "Run guests under a KVM with hardware virtualization, or use the nested lab "
 		       "(tests/lab/run).\n",
-		       res.gp_cs ? "SYSCALL from CPL3 does not reach CPL0" :
-		       res.failure[0] ? res.failure : "the probe guest did not complete");
+		       res.gp_cs	? "SYSCALL from CPL3 does not reach CPL0"
+		       : res.failure[0] ? res.failure
+					: "the probe guest did not complete");
 		return CHECK_CANNOT_RUN;
 	}
 	if (cpl3 > 0 && cpl0 > 20 * cpl3)

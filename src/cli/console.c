@@ -44,8 +44,7 @@ static void enter_raw_mode(struct console *con)
 		signal(fatal[i], crash_handler);
 }
 
-int console_init(struct console *con, int in_fd, int out_fd, bool interactive,
-		 struct error *err)
+int console_init(struct console *con, int in_fd, int out_fd, bool interactive, struct error *err)
 {
 	memset(con, 0, sizeof(*con));
 	con->in_fd = in_fd;
@@ -148,8 +147,8 @@ static void read_input(struct console *con)
 		con->pending[con->pending_len++] = CONSOLE_EOF;
 		return;
 	}
-	con->pending_len += console_filter_input(con, buf, (size_t)r,
-						 con->pending + con->pending_len, &quit);
+	con->pending_len +=
+		console_filter_input(con, buf, (size_t)r, con->pending + con->pending_len, &quit);
 	if (quit) {
 		con->quit = true;
 		vm_stop_hook_fire(&con->stop, VM_STOP_SIGNAL, 0);

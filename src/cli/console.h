@@ -21,26 +21,26 @@
 #include "err.h"
 #include "stop.h"
 
-#define CONSOLE_ESCAPE 0x01	/* Ctrl-A */
-#define CONSOLE_EOF 0x04	/* Ctrl-D */
+#define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
+#define CONSOLE_EOF 0x04 /* Ctrl-D */
 
 struct console {
 	int in_fd;
 	int out_fd;
-	bool raw;		/* terminal switched to raw mode, restore on exit */
-	bool escapes;		/* interpret Ctrl-A sequences */
+	bool raw; /* terminal switched to raw mode, restore on exit */
+	bool escapes; /* interpret Ctrl-A sequences */
 	bool escape_seen;
-	bool eof;		/* input ended; Ctrl-D queued */
+	bool eof; /* input ended; Ctrl-D queued */
 	struct termios saved;
 
 	struct uart16550 *uart;
 	struct vm_stop_hook stop;
 	pthread_t thread;
 	bool thread_started;
-	int wake_efd;		/* rx_ready and shutdown wake the input thread */
+	int wake_efd; /* rx_ready and shutdown wake the input thread */
 	atomic_bool quit;
 
-	uint8_t pending[256];	/* input the UART has not taken yet */
+	uint8_t pending[256]; /* input the UART has not taken yet */
 	size_t pending_len;
 };
 
@@ -48,8 +48,7 @@ struct console {
  * Set up the console. @interactive: a shell session (raw terminal and Ctrl-A
  * escapes when @in_fd is a terminal). Fails only if an eventfd cannot be made.
  */
-int console_init(struct console *con, int in_fd, int out_fd, bool interactive,
-		 struct error *err);
+int console_init(struct console *con, int in_fd, int out_fd, bool interactive, struct error *err);
 
 /* uart16550_ops callbacks; opaque is the console. */
 void console_tx(void *opaque, uint8_t byte);

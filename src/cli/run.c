@@ -30,7 +30,7 @@ struct run_options {
 	uint64_t ram_size;
 	unsigned int nr_cpus;
 	bool timing;
-	char *const *guest_argv;	/* NULL: interactive shell */
+	char *const *guest_argv; /* NULL: interactive shell */
 	char kernel_buf[PATH_MAX];
 	char initrd_buf[PATH_MAX];
 };
@@ -130,12 +130,14 @@ static int default_initrd(struct run_options *o, const char *release, struct err
 	if (!release[0])
 		return 0;
 	if (exe_dir(dir, sizeof(dir)))
-		return error_set(err, -ENOENT, "cannot find kvmini's directory for the default initrd");
+		return error_set(err, -ENOENT,
+				 "cannot find kvmini's directory for the default initrd");
 	snprintf(o->initrd_buf, sizeof(o->initrd_buf), "%s/guest/initramfs-%s.cpio", dir, release);
 	if (access(o->initrd_buf, R_OK))
-		return error_set(err, -ENOENT,
-				 "no kvmini initramfs for kernel release %s (%s): build it with 'make initramfs KVER=%s' or pass --initrd",
-				 release, o->initrd_buf, release);
+		return error_set(
+			err, -ENOENT,
+			"no kvmini initramfs for kernel release %s (%s): build it with 'make initramfs KVER=%s' or pass --initrd",
+			release, o->initrd_buf, release);
 	o->initrd = o->initrd_buf;
 	return 0;
 }
@@ -178,9 +180,11 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		case 'm':
 			ret = parse_size(optarg, &o->ram_size);
 			if (ret)
-				return cli_usage_error("run", "--mem %s: %s", optarg,
-						       ret == -ERANGE ? "too large" :
-						       "not a size (use a number with K, M, G or T)");
+				return cli_usage_error(
+					"run", "--mem %s: %s", optarg,
+					ret == -ERANGE
+						? "too large"
+						: "not a size (use a number with K, M, G or T)");
 			if (o->ram_size < LAYOUT_MIN_RAM || o->ram_size > MAX_RAM)
 				return cli_usage_error("run", "--mem %s: must be between 2M and 1T",
 						       optarg);
@@ -188,7 +192,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		case 'p':
 			ret = parse_uint(optarg, 1, machine_max_cpus(), &cpus);
 			if (ret)
-				return cli_usage_error("run", "--cpus %s: must be a number from 1 to %u",
+				return cli_usage_error("run",
+						       "--cpus %s: must be a number from 1 to %u",
 						       optarg, machine_max_cpus());
 			o->nr_cpus = (unsigned int)cpus;
 			break;
@@ -208,8 +213,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 	if (optind < argc) {
 		/* getopt leaves "--" consumed; anything else is a stray argument. */
 		if (strcmp(argv[optind - 1], "--"))
-			return cli_usage_error("run", "unexpected argument '%s' (put the guest command after --)",
-					       argv[optind]);
+			return cli_usage_error(
+				"run", "unexpected argument '%s' (put the guest command after --)",
+				argv[optind]);
 		o->guest_argv = &argv[optind];
 	}
 	return 0;
@@ -269,7 +275,8 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 		return ret > 0 ? 0 : KVMINI_EXIT_USAGE;
 	if (!o.kernel) {
 		if (default_kernel(o.kernel_buf, sizeof(o.kernel_buf)))
-			return cli_error("no kernel given and no /boot/vmlinuz-* found: pass --kernel (apt install linux-image-amd64)");
+			return cli_error(
+				"no kernel given and no /boot/vmlinuz-* found: pass --kernel (apt install linux-image-amd64)");
 		o.kernel = o.kernel_buf;
 	}
 	fmt = peek_kernel(o.kernel, release, sizeof(release));
@@ -280,7 +287,8 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	if (fmt == KERNEL_MULTIBOOT) {
 		/* Not Linux: the kernel gets exactly what the user gave. */
 		snprintf(cmdline, sizeof(cmdline), "%s", o.cmdline ? o.cmdline : "");
-	} else if (cmdline_build(cmdline, sizeof(cmdline), o.cmdline, o.guest_argv, false, &err) < 0) {
+	} else if (cmdline_build(cmdline, sizeof(cmdline), o.cmdline, o.guest_argv, false, &err) <
+		   0) {
 		return cli_error("%s", err.msg);
 	}
 

@@ -19,8 +19,8 @@
 #define EXIT_PORT_LEN 4
 
 enum exit_port_kind {
-	EXIT_PORT_ISA_DEBUG,	/* status = (value << 1) | 1 */
-	EXIT_PORT_KVMINI,	/* status = value & 0xff */
+	EXIT_PORT_ISA_DEBUG, /* status = (value << 1) | 1 */
+	EXIT_PORT_KVMINI, /* status = value & 0xff */
 };
 
 struct exit_port {

@@ -20,10 +20,10 @@
 struct i8042 {
 	pthread_mutex_t lock;
 	struct vm_stop_hook stop;
-	uint8_t status;		/* status register (port 0x64 read) */
-	uint8_t ctr;		/* controller configuration byte */
-	uint8_t outb;		/* output buffer (port 0x60 read) */
-	uint8_t pending_cmd;	/* command awaiting a data byte, 0 if none */
+	uint8_t status; /* status register (port 0x64 read) */
+	uint8_t ctr; /* controller configuration byte */
+	uint8_t outb; /* output buffer (port 0x60 read) */
+	uint8_t pending_cmd; /* command awaiting a data byte, 0 if none */
 };
 
 void i8042_init(struct i8042 *kbc, const struct vm_stop_hook *stop);

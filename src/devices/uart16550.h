@@ -35,10 +35,10 @@ struct uart16550 {
 
 	uint8_t ier, iir, fcr, lcr, mcr, lsr, msr, scr;
 	uint8_t dll, dlm;
-	bool thr_irq_pending;	/* THR-empty interrupt raised and not yet acknowledged */
+	bool thr_irq_pending; /* THR-empty interrupt raised and not yet acknowledged */
 	uint8_t rx_fifo[UART16550_FIFO_SIZE];
 	unsigned int rx_head, rx_count;
-	int irq_level;		/* last level driven on the line */
+	int irq_level; /* last level driven on the line */
 };
 
 void uart16550_init(struct uart16550 *uart, const struct irq_line *irq,

@@ -16,32 +16,32 @@ struct error;
 
 enum kernel_format {
 	KERNEL_UNKNOWN = 0,
-	KERNEL_BZIMAGE,		/* Linux bzImage, boot protocol >= 2.12 */
-	KERNEL_ELF,		/* ELF64 (PVH note or 64-bit entry) or ELF32 with PVH note */
-	KERNEL_MULTIBOOT,	/* Multiboot v1 header in the first 8 KiB */
+	KERNEL_BZIMAGE, /* Linux bzImage, boot protocol >= 2.12 */
+	KERNEL_ELF, /* ELF64 (PVH note or 64-bit entry) or ELF32 with PVH note */
+	KERNEL_MULTIBOOT, /* Multiboot v1 header in the first 8 KiB */
 };
 
 enum boot_mode {
-	BOOT_MODE_LONG64,	/* 64-bit, paging on (identity map of 4 GiB), flat segments */
-	BOOT_MODE_PROT32,	/* 32-bit protected mode, paging off, flat segments */
+	BOOT_MODE_LONG64, /* 64-bit, paging on (identity map of 4 GiB), flat segments */
+	BOOT_MODE_PROT32, /* 32-bit protected mode, paging off, flat segments */
 };
 
 /* How the boot vCPU starts; all other registers are zero. */
 struct boot_entry {
 	enum boot_mode mode;
 	uint64_t rip;
-	uint64_t rsi;		/* Linux 64-bit entry: zero page address */
-	uint64_t rbx;		/* PVH: start_info address; Multiboot: info address */
-	uint64_t rax;		/* Multiboot: 0x2BADB002 */
-	const char *protocol;	/* for messages: "bzImage 64-bit", "PVH", "Multiboot" */
+	uint64_t rsi; /* Linux 64-bit entry: zero page address */
+	uint64_t rbx; /* PVH: start_info address; Multiboot: info address */
+	uint64_t rax; /* Multiboot: 0x2BADB002 */
+	const char *protocol; /* for messages: "bzImage 64-bit", "PVH", "Multiboot" */
 };
 
 struct boot_image {
 	const uint8_t *kernel;
 	size_t kernel_size;
-	const uint8_t *initrd;	/* may be NULL */
+	const uint8_t *initrd; /* may be NULL */
 	size_t initrd_size;
-	const char *cmdline;	/* NUL-terminated */
+	const char *cmdline; /* NUL-terminated */
 	const char *initrd_name; /* Multiboot module string; may be NULL */
 };
 
@@ -64,8 +64,8 @@ int boot_load_multiboot(const struct guest_mem *mem, const struct boot_image *im
 			struct boot_entry *entry, struct error *err);
 
 /* Detect and dispatch; -ENOEXEC with "not a kernel ..." for unknown formats. */
-int boot_load(const struct guest_mem *mem, const struct boot_image *img,
-	      struct boot_entry *entry, struct error *err);
+int boot_load(const struct guest_mem *mem, const struct boot_image *img, struct boot_entry *entry,
+	      struct error *err);
 
 /*
  * For bzImages: the kernel release from the setup header's version string

@@ -138,8 +138,7 @@ static int register_pio(struct vm *vm, uint64_t port, uint64_t len, bus_io_fn fn
 	return 0;
 }
 
-static int create_devices(struct machine *m, const struct machine_config *cfg,
-			  struct error *err)
+static int create_devices(struct machine *m, const struct machine_config *cfg, struct error *err)
 {
 	struct vm *vm = &m->vm;
 	struct irq_line com1_irq = { .set_level = vm_set_irq_level, .opaque = vm, .gsi = COM1_IRQ };

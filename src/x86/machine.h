@@ -20,14 +20,14 @@
 #define COM1_IRQ 4
 
 struct machine_config {
-	const char *kvm_dev;		/* normally /dev/kvm */
+	const char *kvm_dev; /* normally /dev/kvm */
 	uint64_t ram_size;
 	unsigned int nr_cpus;
 	const char *kernel_path;
-	const char *initrd_path;	/* may be NULL */
-	const char *initrd_name;	/* Multiboot module string */
-	const char *cmdline;		/* complete kernel command line */
-	struct uart16550_ops serial;	/* where COM1 output goes, input readiness */
+	const char *initrd_path; /* may be NULL */
+	const char *initrd_name; /* Multiboot module string */
+	const char *cmdline; /* complete kernel command line */
+	struct uart16550_ops serial; /* where COM1 output goes, input readiness */
 };
 
 struct machine {

@@ -48,9 +48,9 @@ static int write_probe_memory(const struct guest_mem *mem)
 	if (x86_write_boot_tables(mem))
 		return -EFAULT;
 	/* User segments after the boot GDT's code, data, code32 and TSS slots. */
-	user_gdt[0] = gdt_flat(0xc0fb);	/* 0x38: user code32 (unused) */
-	user_gdt[1] = gdt_flat(0xc0f3);	/* 0x40: user data */
-	user_gdt[2] = gdt_flat(0xa0fb);	/* 0x48: user code64 */
+	user_gdt[0] = gdt_flat(0xc0fb); /* 0x38: user code32 (unused) */
+	user_gdt[1] = gdt_flat(0xc0f3); /* 0x40: user data */
+	user_gdt[2] = gdt_flat(0xa0fb); /* 0x48: user code64 */
 	if (guest_mem_write(mem, LAYOUT_BOOT_GDT + PROBE_SEL_USER_BASE, user_gdt, sizeof(user_gdt)))
 		return -EFAULT;
 	/* Let CPL3 use the first 2 MiB page: every level needs the user bit. */

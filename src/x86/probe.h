@@ -17,7 +17,7 @@
 #define PROBE_PORT_EXCEPTION 0x605
 
 #define PROBE_SEL_KERNEL_CS 0x10
-#define PROBE_SEL_USER_BASE 0x38	/* STAR[63:48]: SYSRET CS = +16, SS = +8 */
+#define PROBE_SEL_USER_BASE 0x38 /* STAR[63:48]: SYSRET CS = +16, SS = +8 */
 #define PROBE_SEL_USER_DS 0x43
 #define PROBE_SEL_USER_CS 0x4b
 
@@ -33,15 +33,15 @@
 struct error;
 
 struct probe_result {
-	bool finished;		/* the guest reached its last report */
+	bool finished; /* the guest reached its last report */
 	bool timed_out;
-	uint64_t cpl0_cycles;	/* TSC cycles for PROBE_LOOPS iterations */
+	uint64_t cpl0_cycles; /* TSC cycles for PROBE_LOOPS iterations */
 	uint64_t cpl3_cycles;
 	bool syscall_reached_cpl0;
-	unsigned int syscall_cs;	/* CS seen by the SYSCALL handler (0 if none) */
-	unsigned int gp_cs;		/* CS of code that took #GP (0 if none) */
+	unsigned int syscall_cs; /* CS seen by the SYSCALL handler (0 if none) */
+	unsigned int gp_cs; /* CS of code that took #GP (0 if none) */
 	bool unexpected_exception;
-	char failure[512];	/* KVM exit that ended the probe, if any */
+	char failure[512]; /* KVM exit that ended the probe, if any */
 };
 
 /*

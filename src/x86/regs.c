@@ -103,7 +103,10 @@ void x86_boot_sregs(enum boot_mode mode, struct kvm_sregs *sregs)
 	sregs->idt.base = 0;
 	sregs->idt.limit = 0;
 	sregs->tr = (struct kvm_segment){
-		.selector = BOOT_GDT_TSS, .limit = 0x67, .type = 11, .present = 1,
+		.selector = BOOT_GDT_TSS,
+		.limit = 0x67,
+		.type = 11,
+		.present = 1,
 	};
 	sregs->ldt = (struct kvm_segment){ .type = 2, .present = 1, .unusable = 1 };
 

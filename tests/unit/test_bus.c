@@ -114,7 +114,8 @@ static void test_many_ranges_sorted(void **state)
 	for (int i = 0; i < 64; i++) {
 		int k = (i * 37) % 64;
 
-		assert_int_equal(bus_register(&bus, 0x1000 + k * 0x10, 8, record_io, &r[k], "r"), 0);
+		assert_int_equal(bus_register(&bus, 0x1000 + k * 0x10, 8, record_io, &r[k], "r"),
+				 0);
 	}
 	for (int k = 0; k < 64; k++) {
 		assert_true(bus_dispatch(&bus, 0x1000 + k * 0x10 + 7, &data, 1, true));

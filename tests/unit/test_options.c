@@ -37,7 +37,8 @@ static void test_sizes(void **state)
 static void test_bad_sizes(void **state)
 {
 	static const char *const bad[] = {
-		"", "M", "12Q", "-1", "+5", " 5", "5 ", "1.5G", "0x10", "10MM", "10Mi", "10MiBx", "G1",
+		"",	"M",	"12Q",	"-1",	"+5",	  " 5", "5 ",
+		"1.5G", "0x10", "10MM", "10Mi", "10MiBx", "G1",
 	};
 	uint64_t v = 77;
 

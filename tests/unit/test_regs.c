@@ -21,8 +21,8 @@ static uint64_t translate(const struct guest_mem *mem, uint64_t va)
 
 	assert_int_equal(guest_mem_read(mem, LAYOUT_PML4 + ((va >> 39) & 511) * 8, &pml4e, 8), 0);
 	assert_true(pml4e & 1);
-	assert_int_equal(guest_mem_read(mem, (pml4e & ~0xfffULL) + ((va >> 30) & 511) * 8, &pdpte, 8),
-			 0);
+	assert_int_equal(
+		guest_mem_read(mem, (pml4e & ~0xfffULL) + ((va >> 30) & 511) * 8, &pdpte, 8), 0);
 	assert_true(pdpte & 1);
 	assert_int_equal(guest_mem_read(mem, (pdpte & ~0xfffULL) + ((va >> 21) & 511) * 8, &pde, 8),
 			 0);
@@ -112,7 +112,10 @@ static void test_protected_mode_sregs(void **state)
 static void test_boot_regs(void **state)
 {
 	struct boot_entry e = {
-		.mode = BOOT_MODE_PROT32, .rip = 0x101000, .rbx = 0x6000, .rax = 0x2badb002,
+		.mode = BOOT_MODE_PROT32,
+		.rip = 0x101000,
+		.rbx = 0x6000,
+		.rax = 0x2badb002,
 	};
 	struct kvm_regs r;
 
