@@ -132,7 +132,9 @@ static int default_initrd(struct run_options *o, const char *release, struct err
 	if (exe_dir(dir, sizeof(dir)))
 		return error_set(err, -ENOENT,
 				 "cannot find kvmini's directory for the default initrd");
-	snprintf(o->initrd_buf, sizeof(o->initrd_buf), "%s/guest/initramfs-%s.cpio", dir, release);
+	if (snprintf(o->initrd_buf, sizeof(o->initrd_buf), "%s/guest/initramfs-%s.cpio", dir,
+		     release) >= (int)sizeof(o->initrd_buf))
+		return error_set(err, -ENAMETOOLONG, "default initrd path is too long");
 	if (access(o->initrd_buf, R_OK))
 		return error_set(
 			err, -ENOENT,
