@@ -100,8 +100,9 @@ static int exe_dir(char *buf, size_t len)
 /* Peek at the kernel's first bytes: its format and, for a bzImage, its release. */
 static enum kernel_format peek_kernel(const char *path, char *release, size_t len)
 {
-	uint8_t hdr[0x2000];
+	static const size_t peek = 0x10000; /* setup code is at most 32 KiB */
 	enum kernel_format fmt;
+	uint8_t *hdr;
 	ssize_t n;
 	int fd;
 
@@ -109,13 +110,13 @@ static enum kernel_format peek_kernel(const char *path, char *release, size_t le
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return KERNEL_UNKNOWN; /* the loader reports the unreadable kernel */
-	n = pread(fd, hdr, sizeof(hdr), 0);
+	hdr = malloc(peek);
+	n = hdr ? pread(fd, hdr, peek, 0) : -1;
 	close(fd);
-	if (n <= 0)
-		return KERNEL_UNKNOWN;
-	fmt = kernel_detect(hdr, (size_t)n);
+	fmt = n > 0 ? kernel_detect(hdr, (size_t)n) : KERNEL_UNKNOWN;
 	if (fmt == KERNEL_BZIMAGE && bzimage_release(hdr, (size_t)n, release, len))
 		release[0] = '\0';
+	free(hdr);
 	return fmt;
 }
 
@@ -123,12 +124,17 @@ static enum kernel_format peek_kernel(const char *path, char *release, size_t le
  * The project's initramfs for the kernel's release. Only bzImages carry a
  * release string; other kernels boot without an initrd unless given one.
  */
-static int default_initrd(struct run_options *o, const char *release, struct error *err)
+static int default_initrd(struct run_options *o, enum kernel_format fmt, const char *release,
+			  struct error *err)
 {
 	char dir[PATH_MAX];
 
-	if (!release[0])
+	if (fmt != KERNEL_BZIMAGE)
 		return 0;
+	if (!release[0])
+		return error_set(err, -ENOENT,
+				 "kernel %s: no release string to pick the default initrd; pass --initrd",
+				 o->kernel);
 	if (exe_dir(dir, sizeof(dir)))
 		return error_set(err, -ENOENT,
 				 "cannot find kvmini's directory for the default initrd");
@@ -284,7 +290,7 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	fmt = peek_kernel(o.kernel, release, sizeof(release));
 	if (o.initrd && !strcmp(o.initrd, "none"))
 		o.initrd = NULL;
-	else if (!o.initrd && default_initrd(&o, release, &err))
+	else if (!o.initrd && default_initrd(&o, fmt, release, &err))
 		return cli_error("%s", err.msg);
 	if (fmt == KERNEL_MULTIBOOT) {
 		/* Not Linux: the kernel gets exactly what the user gave. */
