@@ -5,9 +5,9 @@ KVER ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sor
 INITRAMFS = $(BUILD)/guest/initramfs-$(KVER).cpio
 WERROR = $(if $(CI),true,false)
 
-.PHONY: all deps build initramfs demo check unit e2e format format-check bench clean
+.PHONY: all deps build initramfs vmlinux demo check unit e2e format format-check bench clean
 
-all: build initramfs
+all: build initramfs vmlinux
 
 deps:
 	@scripts/install-deps
@@ -23,6 +23,12 @@ initramfs: build
 	@test -n "$(KVER)" || { echo "no kernel in /boot: apt install linux-image-amd64" >&2; exit 1; }
 	mkdir -p $(BUILD)/guest
 	guest/mkinitramfs.sh --init $(BUILD)/kvmini-init --kver $(KVER) -o $(INITRAMFS)
+
+# Test artifacts: Debian's vmlinux for the ELF/PVH and ELF 64-bit entry tests.
+VMLINUX = $(BUILD)/tests/e2e/vmlinux-$(KVER)
+vmlinux: build
+	test -e $(VMLINUX) || tests/e2e/extract-vmlinux /boot/vmlinuz-$(KVER) $(VMLINUX)
+	test -e $(VMLINUX)-nopvh || tests/e2e/extract-vmlinux --no-pvh /boot/vmlinuz-$(KVER) $(VMLINUX)-nopvh
 
 # The main job: boot the default guest and run a command in it.
 demo: deps all

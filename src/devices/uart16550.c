@@ -83,9 +83,15 @@ static unsigned int rx_trigger_level(const struct uart16550 *uart)
 	return levels[uart->fcr >> 6];
 }
 
+/*
+ * Input is taken only once the guest's driver really listens: receive
+ * interrupts enabled and routed (OUT2), not looped back. Linux's probe sets
+ * IER to 0x0f for a moment with OUT2 clear, and clears the FIFO when the tty
+ * is opened; bytes accepted before then would be lost.
+ */
 static bool can_receive(const struct uart16550 *uart)
 {
-	return (uart->ier & IER_ERBFI) && !(uart->mcr & MCR_LOOP) &&
+	return (uart->ier & IER_ERBFI) && (uart->mcr & MCR_OUT2) && !(uart->mcr & MCR_LOOP) &&
 	       uart->rx_count < UART16550_FIFO_SIZE;
 }
 
@@ -254,8 +260,9 @@ static bool uart_write(struct uart16550 *uart, unsigned int reg, uint8_t val)
 	case REG_MCR:
 		old = uart->mcr;
 		uart->mcr = val & MCR_MASK;
-		/* Input is refused while looped back; ending loopback lets it in again. */
-		if ((old & MCR_LOOP) && !(uart->mcr & MCR_LOOP))
+		/* Ending loopback or routing interrupts (OUT2) may let input in. */
+		if (((old & MCR_LOOP) && !(uart->mcr & MCR_LOOP)) ||
+		    (!(old & MCR_OUT2) && (uart->mcr & MCR_OUT2)))
 			room = true;
 		update_modem_status(uart);
 		break;

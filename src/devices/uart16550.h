@@ -50,8 +50,9 @@ void uart16550_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bo
 
 /*
  * Offer host input. Returns how many bytes were accepted: 0 when the FIFO is
- * full or the guest has not enabled receive interrupts yet (input typed before
- * the guest's driver is ready is held back by the caller, not lost).
+ * full or the guest's driver is not listening yet (receive interrupts off, or
+ * not routed through MCR.OUT2, or loopback): input typed before the guest's
+ * tty is open is held back by the caller, not lost to the driver's set-up.
  */
 size_t uart16550_receive(struct uart16550 *uart, const uint8_t *buf, size_t len);
 

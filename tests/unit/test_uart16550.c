@@ -282,6 +282,7 @@ static void test_receive_refused_before_erbfi(void **state)
 	assert_int_equal(in(h, LSR) & 0x01, 0);
 	assert_int_equal(h->rx_ready_calls, 0);
 
+	out(h, MCR, 0x08); /* OUT2: the driver routes its interrupts */
 	out(h, IER, 0x01);
 	assert_int_equal(h->rx_ready_calls, 1);
 	assert_int_equal(h->rx_ready_lock_held, 0);
@@ -298,6 +299,19 @@ static void test_receive_refused_before_erbfi(void **state)
 	assert_int_equal(uart16550_receive(&h->uart, NULL, 0), 0);
 }
 
+static void test_receive_waits_for_out2(void **state)
+{
+	struct harness *h = *state;
+
+	/* Linux's probe writes IER 0x0f with OUT2 clear: no input then. */
+	out(h, IER, 0x0f);
+	assert_int_equal(feed(h, "lost?"), 0);
+	assert_int_equal(h->rx_ready_calls, 0);
+	out(h, MCR, 0x08);
+	assert_int_equal(h->rx_ready_calls, 1);
+	assert_int_equal(feed(h, "ok"), 2);
+}
+
 static void test_rx_fifo_fill_and_overflow(void **state)
 {
 	struct harness *h = *state;
@@ -306,6 +320,7 @@ static void test_rx_fifo_fill_and_overflow(void **state)
 	for (unsigned int i = 0; i < sizeof(input); i++)
 		input[i] = (uint8_t)(0x40 + i);
 	out(h, FCR, 0x07);
+	out(h, MCR, 0x08); /* OUT2: the driver routes its interrupts */
 	out(h, IER, 0x01);
 	h->rx_ready_calls = 0;
 
@@ -335,6 +350,7 @@ static void test_rx_ready_may_refill(void **state)
 
 	h->refill = text;
 	h->refill_len = sizeof(text) - 1;
+	out(h, MCR, 0x08); /* OUT2: the driver routes its interrupts */
 	out(h, IER, 0x01); /* rx_ready pushes from inside the callback */
 	assert_int_equal(h->refilled, 16);
 	for (unsigned int i = 0; i < 16; i++)
@@ -351,6 +367,7 @@ static void test_rx_interrupt_and_trigger_level(void **state)
 
 	out(h, MCR, MCR_OUT2);
 	out(h, FCR, 0x81); /* FIFO on, trigger level 8 */
+	out(h, MCR, 0x08); /* OUT2: the driver routes its interrupts */
 	out(h, IER, 0x01);
 	assert_int_equal(h->irq_level, 0);
 	assert_int_equal(feed(h, "a"), 1);
@@ -374,6 +391,7 @@ static void test_fifo_clear(void **state)
 	struct harness *h = *state;
 
 	out(h, FCR, 0x01);
+	out(h, MCR, 0x08); /* OUT2: the driver routes its interrupts */
 	out(h, IER, 0x01);
 	h->rx_ready_calls = 0;
 	assert_int_equal(feed(h, "hello"), 5);
@@ -404,6 +422,7 @@ static void test_loopback(void **state)
 {
 	struct harness *h = *state;
 
+	out(h, MCR, 0x08); /* OUT2: the driver routes its interrupts */
 	out(h, IER, 0x01);
 	out(h, FCR, 0x01);
 	out(h, MCR, MCR_LOOP | 0x0a); /* RTS | OUT2 */
@@ -429,7 +448,7 @@ static void test_loopback(void **state)
 	assert_int_equal(in(h, LSR), 0x61); /* OE clears on read */
 
 	h->rx_ready_calls = 0;
-	out(h, MCR, 0x00);
+	out(h, MCR, 0x08); /* loopback off, OUT2 on */
 	assert_int_equal(in(h, MSR) & 0xf0, 0xb0);
 	out(h, FCR, 0x03);
 	assert_true(h->rx_ready_calls >= 1);
@@ -576,6 +595,7 @@ static void test_concurrent_receive(void **state)
 	for (size_t i = 0; i < N; i++)
 		data[i] = (uint8_t)(i * 7 + 3);
 	out(h, FCR, 0x01);
+	out(h, MCR, 0x08); /* OUT2: the driver routes its interrupts */
 	out(h, IER, 0x01);
 	assert_int_equal(pthread_create(&thread, NULL, producer, &p), 0);
 	while (got < N && polls < 100000000ul) {
@@ -603,6 +623,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_irq_line_only_on_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out2_gates_irq_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receive_refused_before_erbfi, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receive_waits_for_out2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_fifo_fill_and_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_ready_may_refill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_interrupt_and_trigger_level, setup,
