@@ -62,6 +62,7 @@
 
 #define EXIT_PORT 0x4f0
 #define EXIT_PORT_LEN 4
+#define READY_PORT 0x4f4 /* "console ready": kvmini starts passing input */
 #define STATUS_INIT_FAILED 125
 #define STATUS_NOT_EXECUTABLE 126
 #define STATUS_NOT_FOUND 127
@@ -528,6 +529,12 @@ int main(void)
 		debug(s, "console as controlling terminal: %s", strerror(errno));
 	if (s->cmd_hex)
 		console_command_mode(s);
+	/*
+	 * Tell kvmini the console is set up: host input typed before now would
+	 * have been echoed into the kernel's boot messages (or lost).
+	 */
+	if (ioperm(READY_PORT, 1, 1) == 0)
+		outb(1, READY_PORT);
 
 	/* Signals are taken synchronously; a handler keeps PID 1 from dropping them. */
 	sigemptyset(&wait_set);

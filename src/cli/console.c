@@ -49,6 +49,8 @@ int console_init(struct console *con, int in_fd, int out_fd, bool interactive, s
 	memset(con, 0, sizeof(*con));
 	con->in_fd = in_fd;
 	con->out_fd = out_fd;
+	atomic_store(&con->ready, true);
+	con->send_eof = !interactive;
 	con->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (con->wake_efd < 0)
 		return error_set(err, -errno, "console eventfd: %s", strerror(errno));
@@ -80,6 +82,19 @@ static void wake(struct console *con)
 void console_rx_ready(void *opaque)
 {
 	wake(opaque);
+}
+
+void console_wait_for_guest(struct console *con)
+{
+	atomic_store(&con->ready, false);
+}
+
+void console_guest_ready(void *opaque)
+{
+	struct console *con = opaque;
+
+	atomic_store(&con->ready, true);
+	wake(con);
 }
 
 size_t console_filter_input(struct console *con, const uint8_t *in, size_t len, uint8_t *out,
@@ -121,6 +136,8 @@ static bool flush_pending(struct console *con)
 
 	if (!con->pending_len)
 		return true;
+	if (!atomic_load(&con->ready))
+		return false;
 	n = uart16550_receive(con->uart, con->pending, con->pending_len);
 	memmove(con->pending, con->pending + n, con->pending_len - n);
 	con->pending_len -= n;
@@ -143,8 +160,10 @@ static void read_input(struct console *con)
 		 * one reader, so send it twice.
 		 */
 		con->eof = true;
-		con->pending[con->pending_len++] = CONSOLE_EOF;
-		con->pending[con->pending_len++] = CONSOLE_EOF;
+		if (con->send_eof) {
+			con->pending[con->pending_len++] = CONSOLE_EOF;
+			con->pending[con->pending_len++] = CONSOLE_EOF;
+		}
 		return;
 	}
 	con->pending_len +=

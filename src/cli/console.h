@@ -4,8 +4,13 @@
  * (stdout), host input from another (stdin) into the UART on a thread of its
  * own. With a terminal on stdin in interactive mode the terminal is put in raw
  * mode, Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, and the terminal is
- * restored on every way out. End of input is sent to the guest as Ctrl-D
- * (its tty's EOF character).
+ * restored on every way out.
+ *
+ * With kvmini's own guest init, input is held back until the init says its
+ * console is ready (console_guest_ready()): earlier input would be echoed
+ * into the boot messages. With a guest command, end of input is sent as
+ * Ctrl-D (the guest tty's EOF character); an interactive shell is left
+ * running at end of input, like a VM with a serial line, until it exits.
  */
 #ifndef KVMINI_CLI_CONSOLE_H
 #define KVMINI_CLI_CONSOLE_H
@@ -30,7 +35,9 @@ struct console {
 	bool raw; /* terminal switched to raw mode, restore on exit */
 	bool escapes; /* interpret Ctrl-A sequences */
 	bool escape_seen;
-	bool eof; /* input ended; Ctrl-D queued */
+	bool eof; /* input ended */
+	bool send_eof; /* queue Ctrl-D at end of input (guest command mode) */
+	atomic_bool ready; /* the guest takes input (see console_guest_ready) */
 	struct termios saved;
 
 	struct uart16550 *uart;
@@ -49,6 +56,15 @@ struct console {
  * escapes when @in_fd is a terminal). Fails only if an eventfd cannot be made.
  */
 int console_init(struct console *con, int in_fd, int out_fd, bool interactive, struct error *err);
+
+/*
+ * Hold input until console_guest_ready() (for guests running kvmini's init,
+ * which announces itself through KVMINI_READY_PORT).
+ */
+void console_wait_for_guest(struct console *con);
+
+/* machine_config.guest_ready callback: start passing input. */
+void console_guest_ready(void *opaque);
 
 /* uart16550_ops callbacks; opaque is the console. */
 void console_tx(void *opaque, uint8_t byte);

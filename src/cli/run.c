@@ -132,9 +132,10 @@ static int default_initrd(struct run_options *o, enum kernel_format fmt, const c
 	if (fmt != KERNEL_BZIMAGE)
 		return 0;
 	if (!release[0])
-		return error_set(err, -ENOENT,
-				 "kernel %s: no release string to pick the default initrd; pass --initrd",
-				 o->kernel);
+		return error_set(
+			err, -ENOENT,
+			"kernel %s: no release string to pick the default initrd; pass --initrd",
+			o->kernel);
 	if (exe_dir(dir, sizeof(dir)))
 		return error_set(err, -ENOENT,
 				 "cannot find kvmini's directory for the default initrd");
@@ -312,7 +313,12 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 		.initrd_name = o.initrd,
 		.cmdline = cmdline,
 		.serial = { .tx = console_tx, .rx_ready = console_rx_ready, .opaque = &con },
+		.guest_ready = console_guest_ready,
+		.guest_ready_opaque = &con,
 	};
+	/* kvmini's own initramfs announces when its console is ready. */
+	if (o.initrd && o.initrd == o.initrd_buf)
+		console_wait_for_guest(&con);
 	ret = machine_create(&m, &cfg, &err);
 	if (!ret)
 		ret = console_start(&con, &m.com1, &m.vm.stop_hook, &err);

@@ -17,6 +17,12 @@
 #define DEBUG_EXIT_PORT 0xf4
 #define KVMINI_EXIT_PORT 0x4f0
 #define EXIT_PORT_LEN 4
+/*
+ * kvmini's "console ready" port: the project's guest init writes it once its
+ * console is set up, and kvmini then starts passing host input (see
+ * console.h). Writing it has no other effect.
+ */
+#define KVMINI_READY_PORT 0x4f4
 
 enum exit_port_kind {
 	EXIT_PORT_ISA_DEBUG, /* status = (value << 1) | 1 */

@@ -138,12 +138,26 @@ static int register_pio(struct vm *vm, uint64_t port, uint64_t len, bus_io_fn fn
 	return 0;
 }
 
+static void ready_port_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct machine *m = opaque;
+
+	if (!is_write) {
+		memset(data, 0, len);
+		return;
+	}
+	if (m->guest_ready)
+		m->guest_ready(m->guest_ready_opaque);
+}
+
 static int create_devices(struct machine *m, const struct machine_config *cfg, struct error *err)
 {
 	struct vm *vm = &m->vm;
 	struct irq_line com1_irq = { .set_level = vm_set_irq_level, .opaque = vm, .gsi = COM1_IRQ };
 
 	uart16550_init(&m->com1, &com1_irq, &cfg->serial);
+	m->guest_ready = cfg->guest_ready;
+	m->guest_ready_opaque = cfg->guest_ready_opaque;
 	i8042_init(&m->kbc, &vm->stop_hook);
 	cmos_rtc_init(&m->rtc, NULL, NULL);
 	exit_port_init(&m->debug_exit, EXIT_PORT_ISA_DEBUG, &vm->stop_hook);
@@ -157,7 +171,8 @@ static int create_devices(struct machine *m, const struct machine_config *cfg, s
 	    register_pio(vm, DEBUG_EXIT_PORT, EXIT_PORT_LEN, exit_port_io, &m->debug_exit,
 			 "isa-debug-exit", err) ||
 	    register_pio(vm, KVMINI_EXIT_PORT, EXIT_PORT_LEN, exit_port_io, &m->kvmini_exit,
-			 "kvmini exit port", err))
+			 "kvmini exit port", err) ||
+	    register_pio(vm, KVMINI_READY_PORT, 1, ready_port_io, m, "kvmini ready port", err))
 		return err->code;
 	return 0;
 }

@@ -28,6 +28,9 @@ struct machine_config {
 	const char *initrd_name; /* Multiboot module string */
 	const char *cmdline; /* complete kernel command line */
 	struct uart16550_ops serial; /* where COM1 output goes, input readiness */
+	/* The guest wrote KVMINI_READY_PORT (may be NULL). */
+	void (*guest_ready)(void *opaque);
+	void *guest_ready_opaque;
 };
 
 struct machine {
@@ -38,6 +41,8 @@ struct machine {
 	struct exit_port debug_exit;
 	struct exit_port kvmini_exit;
 	struct boot_entry entry;
+	void (*guest_ready)(void *opaque);
+	void *guest_ready_opaque;
 	bool devices_ready;
 };
 
