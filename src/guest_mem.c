@@ -111,6 +111,31 @@ int guest_mem_fill(const struct guest_mem *mem, uint64_t gpa, int byte, uint64_t
 	return 0;
 }
 
+int guest_mem_load_file(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len,
+			int fd, uint64_t offset)
+{
+	const uint64_t page = 4096;
+	uint8_t *dst = guest_mem_ptr(mem, gpa, len);
+	uint64_t head, body;
+
+	if (!dst)
+		return -EFAULT;
+	if (fd < 0 || (gpa & (page - 1)) != (offset & (page - 1))) {
+		memcpy(dst, src, len);
+		return 0;
+	}
+	head = (page - (gpa & (page - 1))) & (page - 1);
+	if (head > len)
+		head = len;
+	body = (len - head) & ~(page - 1);
+	memcpy(dst, src, head);
+	if (body && mmap(dst + head, body, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+			 (off_t)(offset + head)) == MAP_FAILED)
+		return -errno;
+	memcpy(dst + head + body, (const uint8_t *)src + head + body, len - head - body);
+	return 0;
+}
+
 uint64_t guest_mem_low_end(const struct guest_mem *mem)
 {
 	return mem->nr_regions ? mem->regions[0].gpa + mem->regions[0].size : 0;

@@ -57,6 +57,16 @@ int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_
 int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len);
 int guest_mem_fill(const struct guest_mem *mem, uint64_t gpa, int byte, uint64_t len);
 
+/*
+ * Put @len bytes of a file into guest RAM at @gpa: @src holds the bytes (at
+ * file offset @offset of @fd). Whole pages are mapped from @fd copy-on-write
+ * instead of copied when @fd >= 0 and @gpa and @offset have the same offset
+ * within a page, so loading a large kernel costs no copying; partial pages are
+ * copied. 0 or -EFAULT (range not all RAM) or the mmap error.
+ */
+int guest_mem_load_file(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len,
+			int fd, uint64_t offset);
+
 /* End (exclusive) of RAM below 4 GiB. */
 uint64_t guest_mem_low_end(const struct guest_mem *mem);
 

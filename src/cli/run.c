@@ -30,6 +30,7 @@ struct run_options {
 	uint64_t ram_size;
 	unsigned int nr_cpus;
 	bool timing;
+	bool bzimage_only;	/* default kernel: skip the pre-decompressed copy */
 	char *const *guest_argv; /* NULL: interactive shell */
 	char kernel_buf[PATH_MAX];
 	char initrd_buf[PATH_MAX];
@@ -46,7 +47,10 @@ static void run_usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -k, --kernel PATH     bzImage, ELF vmlinux (PVH or 64-bit entry) or Multiboot\n"
-		"                        kernel (default: newest /boot/vmlinuz-*)\n"
+		"                        kernel (default: newest /boot/vmlinuz-*, booted from the\n"
+		"                        uncompressed copy `make` extracts, build/guest/vmlinux-*,\n"
+		"                        when there is one)\n"
+		"      --no-vmlinux      with the default kernel, boot the bzImage itself\n"
 		"  -i, --initrd PATH     initramfs (default: kvmini's own for the kernel's release;\n"
 		"                        'none' for no initrd)\n"
 		"  -c, --cmdline STRING  appended to the default kernel command line\n"
@@ -121,6 +125,27 @@ static enum kernel_format peek_kernel(const char *path, char *release, size_t le
 }
 
 /*
+ * The default kernel boots from the uncompressed vmlinux that `make` extracts
+ * from it (build/guest/vmlinux-<release>), through its PVH entry, when that
+ * copy is there and not older than the bzImage: the same kernel without
+ * seconds of in-guest decompression. Returns true when it picked the copy.
+ */
+static bool prefer_vmlinux(struct run_options *o, const char *release)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct stat bz, elf;
+
+	if (!release[0] || exe_dir(dir, sizeof(dir)) || stat(o->kernel, &bz))
+		return false;
+	if (snprintf(path, sizeof(path), "%s/guest/vmlinux-%s", dir, release) >= (int)sizeof(path) ||
+	    stat(path, &elf) || elf.st_mtime < bz.st_mtime)
+		return false;
+	snprintf(o->kernel_buf, sizeof(o->kernel_buf), "%s", path);
+	o->kernel = o->kernel_buf;
+	return true;
+}
+
+/*
  * The project's initramfs for the kernel's release. Only bzImages carry a
  * release string; other kernels boot without an initrd unless given one.
  */
@@ -153,7 +178,7 @@ static int default_initrd(struct run_options *o, enum kernel_format fmt, const c
 
 static int parse_run_options(int argc, char **argv, struct run_options *o)
 {
-	enum { OPT_TIMING = 256, OPT_KVM_DEV };
+	enum { OPT_TIMING = 256, OPT_KVM_DEV, OPT_BZIMAGE };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
@@ -162,6 +187,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "cpus", required_argument, NULL, 'p' },
 		{ "timing", no_argument, NULL, OPT_TIMING },
 		{ "kvm-device", required_argument, NULL, OPT_KVM_DEV },
+		{ "no-vmlinux", no_argument, NULL, OPT_BZIMAGE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -211,6 +237,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 			break;
 		case OPT_KVM_DEV:
 			o->kvm_dev = optarg;
+			break;
+		case OPT_BZIMAGE:
+			o->bzimage_only = true;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -293,6 +322,8 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 		o.initrd = NULL;
 	else if (!o.initrd && default_initrd(&o, fmt, release, &err))
 		return cli_error("%s", err.msg);
+	if (o.kernel == o.kernel_buf && !o.bzimage_only && prefer_vmlinux(&o, release))
+		fmt = KERNEL_ELF;
 	if (fmt == KERNEL_MULTIBOOT) {
 		/* Not Linux: the kernel gets exactly what the user gave. */
 		snprintf(cmdline, sizeof(cmdline), "%s", o.cmdline ? o.cmdline : "");

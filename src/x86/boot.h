@@ -8,6 +8,7 @@
 #ifndef KVMINI_X86_BOOT_H
 #define KVMINI_X86_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,9 @@ struct boot_image {
 	size_t initrd_size;
 	const char *cmdline; /* NUL-terminated */
 	const char *initrd_name; /* Multiboot module string; may be NULL */
+	/* The kernel file, for mapping ELF segments instead of copying them. */
+	int kernel_fd;
+	bool kernel_fd_valid;
 };
 
 /*

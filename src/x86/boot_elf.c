@@ -264,13 +264,14 @@ int elf_parse(const struct guest_mem *mem, const uint8_t *img, size_t size, stru
 	return boot_check_overlap(ranges, elf->nr_loads, "kernel segments", err);
 }
 
-int elf_copy_segments(const struct guest_mem *mem, const uint8_t *img, const struct elf_image *elf,
-		      struct error *err)
+int elf_copy_segments(const struct guest_mem *mem, const uint8_t *img, int fd,
+		      const struct elf_image *elf, struct error *err)
 {
 	for (unsigned int i = 0; i < elf->nr_loads; i++) {
 		const struct elf_load *l = &elf->loads[i];
 
-		if (guest_mem_write(mem, l->paddr, img + l->offset, l->filesz) < 0 ||
+		if (guest_mem_load_file(mem, l->paddr, img + l->offset, l->filesz, fd, l->offset) <
+			    0 ||
 		    guest_mem_fill(mem, l->paddr + l->filesz, 0, l->memsz - l->filesz) < 0)
 			return error_set(err, -ENOMEM,
 					 "kernel segment %u at 0x%llx is outside guest RAM",
@@ -380,7 +381,8 @@ int boot_load_elf(const struct guest_mem *mem, const struct boot_image *img,
 	r = boot_put_initrd(mem, img, initrd_lowest, guest_mem_low_end(mem), &initrd_addr, err);
 	if (r < 0)
 		return r;
-	r = elf_copy_segments(mem, img->kernel, &elf, err);
+	r = elf_copy_segments(mem, img->kernel, img->kernel_fd_valid ? img->kernel_fd : -1, &elf,
+			      err);
 	if (r < 0)
 		return r;
 

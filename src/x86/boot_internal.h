@@ -168,8 +168,8 @@ int elf_parse(const struct guest_mem *mem, const uint8_t *img, size_t size, stru
 	      struct error *err);
 
 /* Copy the PT_LOAD segments to guest memory and zero their bss part. */
-int elf_copy_segments(const struct guest_mem *mem, const uint8_t *img, const struct elf_image *elf,
-		      struct error *err);
+int elf_copy_segments(const struct guest_mem *mem, const uint8_t *img, int fd,
+		      const struct elf_image *elf, struct error *err);
 
 /*
  * Physical address of @entry: inside a segment's virtual range it is

@@ -20,6 +20,7 @@
 struct mapped_file {
 	const uint8_t *data;
 	size_t size;
+	int fd; /* kept open for zero-copy loading; -1 when closed */
 };
 
 static int map_file(const char *what, const char *path, struct mapped_file *f, struct error *err)
@@ -30,6 +31,7 @@ static int map_file(const char *what, const char *path, struct mapped_file *f, s
 
 	f->data = NULL;
 	f->size = 0;
+	f->fd = -1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return error_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
@@ -48,11 +50,15 @@ static int map_file(const char *what, const char *path, struct mapped_file *f, s
 		return error_set(err, -EINVAL, "%s %s: file is empty", what, path);
 	}
 	p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		return error_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		close(fd);
+		return error_set(err, -e, "%s %s: %s", what, path, strerror(e));
+	}
 	f->data = p;
 	f->size = st.st_size;
+	f->fd = fd;
 	return 0;
 }
 
@@ -60,7 +66,10 @@ static void unmap_file(struct mapped_file *f)
 {
 	if (f->data)
 		munmap((void *)f->data, f->size);
+	if (f->fd >= 0)
+		close(f->fd);
 	f->data = NULL;
+	f->fd = -1;
 }
 
 unsigned int machine_max_cpus(void)
@@ -201,6 +210,8 @@ static int load_kernel(struct machine *m, const struct machine_config *cfg,
 		.initrd_size = initrd->size,
 		.cmdline = cfg->cmdline,
 		.initrd_name = cfg->initrd_name,
+		.kernel_fd = kernel->fd,
+		.kernel_fd_valid = kernel->fd >= 0,
 	};
 	int ret = boot_load(&m->vm.mem, &img, &m->entry, err);
 
@@ -211,7 +222,7 @@ static int load_kernel(struct machine *m, const struct machine_config *cfg,
 
 int machine_create(struct machine *m, const struct machine_config *cfg, struct error *err)
 {
-	struct mapped_file kernel = { 0 }, initrd = { 0 };
+	struct mapped_file kernel = { .fd = -1 }, initrd = { .fd = -1 };
 	struct vm *vm = &m->vm;
 	unsigned int max;
 	int ret;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -90,6 +91,40 @@ static void test_alloc(void **state)
 	assert_int_equal(mem.nr_regions, 0);
 }
 
+static void test_load_file_maps_and_copies(void **state)
+{
+	char path[] = "/tmp/kvmini-test-XXXXXX";
+	int fd = mkstemp(path);
+	uint8_t file[3 * 4096 + 100];
+	struct guest_mem mem;
+
+	assert_true(fd >= 0);
+	unlink(path);
+	for (size_t i = 0; i < sizeof(file); i++)
+		file[i] = (uint8_t)(i * 7 + 1);
+	assert_int_equal(write(fd, file, sizeof(file)), sizeof(file));
+	assert_int_equal(guest_mem_alloc(&mem, 4ULL << 20), 0);
+
+	/* Same page offset: the middle pages are mapped, the rest copied. */
+	assert_int_equal(
+		guest_mem_load_file(&mem, 0x100000 + 50, file + 50, sizeof(file) - 50, fd, 50), 0);
+	assert_memory_equal(guest_mem_ptr(&mem, 0x100000 + 50, sizeof(file) - 50), file + 50,
+			    sizeof(file) - 50);
+	/* Copy-on-write: the guest may write its pages, the file stays. */
+	assert_int_equal(guest_mem_write(&mem, 0x101000, "X", 1), 0);
+	assert_int_equal(pread(fd, file, 1, 4096), 1);
+	assert_int_not_equal(file[0], 'X');
+
+	/* Different page offsets: plain copy. */
+	assert_int_equal(guest_mem_load_file(&mem, 0x200001, file, 4096, fd, 0), 0);
+	assert_memory_equal(guest_mem_ptr(&mem, 0x200001, 4096), file, 4096);
+	/* Outside RAM: refused before anything is mapped. */
+	assert_int_equal(guest_mem_load_file(&mem, (4ULL << 20) - 4096, file, 8192, fd, 0),
+			 -EFAULT);
+	guest_mem_free(&mem);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -98,6 +133,7 @@ int main(void)
 		cmocka_unit_test(test_large_ram_splits_around_hole),
 		cmocka_unit_test(test_copy_helpers),
 		cmocka_unit_test(test_alloc),
+		cmocka_unit_test(test_load_file_maps_and_copies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
