@@ -30,7 +30,7 @@ struct run_options {
 	uint64_t ram_size;
 	unsigned int nr_cpus;
 	bool timing;
-	bool bzimage_only;	/* default kernel: skip the pre-decompressed copy */
+	bool bzimage_only; /* default kernel: skip the pre-decompressed copy */
 	char *const *guest_argv; /* NULL: interactive shell */
 	char kernel_buf[PATH_MAX];
 	char initrd_buf[PATH_MAX];
@@ -137,7 +137,8 @@ static bool prefer_vmlinux(struct run_options *o, const char *release)
 
 	if (!release[0] || exe_dir(dir, sizeof(dir)) || stat(o->kernel, &bz))
 		return false;
-	if (snprintf(path, sizeof(path), "%s/guest/vmlinux-%s", dir, release) >= (int)sizeof(path) ||
+	if (snprintf(path, sizeof(path), "%s/guest/vmlinux-%s", dir, release) >=
+		    (int)sizeof(path) ||
 	    stat(path, &elf) || elf.st_mtime < bz.st_mtime)
 		return false;
 	snprintf(o->kernel_buf, sizeof(o->kernel_buf), "%s", path);
