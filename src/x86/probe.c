@@ -14,9 +14,6 @@
 extern const uint8_t probe_guest_start[], probe_guest_end[];
 extern const uint8_t probe_user[], probe_syscall[], probe_gp[], probe_other[];
 
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_SYSCALL_MASK 0xc0000084
 #define EFER_SCE 1ULL
 #define PTE_USER (1ULL << 2)
 #define GP_VECTOR 13
@@ -25,11 +22,6 @@ extern const uint8_t probe_user[], probe_syscall[], probe_gp[], probe_other[];
 static uint64_t probe_addr(const uint8_t *sym)
 {
 	return LAYOUT_PROBE_CODE + (uint64_t)(sym - probe_guest_start);
-}
-
-static uint64_t gdt_flat(uint16_t flags)
-{
-	return ((uint64_t)(flags & 0xf0ff) << 40) | (0xfULL << 48) | 0xffffULL;
 }
 
 /* 64-bit interrupt gate to @handler in the kernel code segment. */
@@ -48,9 +40,9 @@ static int write_probe_memory(const struct guest_mem *mem)
 	if (x86_write_boot_tables(mem))
 		return -EFAULT;
 	/* User segments after the boot GDT's code, data, code32 and TSS slots. */
-	user_gdt[0] = gdt_flat(0xc0fb); /* 0x38: user code32 (unused) */
-	user_gdt[1] = gdt_flat(0xc0f3); /* 0x40: user data */
-	user_gdt[2] = gdt_flat(0xa0fb); /* 0x48: user code64 */
+	user_gdt[0] = x86_gdt_entry(0xc0fb, 0, 0xfffff); /* 0x38: user code32 (unused) */
+	user_gdt[1] = x86_gdt_entry(0xc0f3, 0, 0xfffff); /* 0x40: user data */
+	user_gdt[2] = x86_gdt_entry(0xa0fb, 0, 0xfffff); /* 0x48: user code64 */
 	if (guest_mem_write(mem, LAYOUT_BOOT_GDT + PROBE_SEL_USER_BASE, user_gdt, sizeof(user_gdt)))
 		return -EFAULT;
 	/* Let CPL3 use the first 2 MiB page: every level needs the user bit. */

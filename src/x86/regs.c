@@ -19,17 +19,6 @@
 #define PTE_RW (1ULL << 1)
 #define PTE_PS (1ULL << 7)
 
-#define MSR_IA32_SYSENTER_CS 0x174
-#define MSR_IA32_SYSENTER_ESP 0x175
-#define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_IA32_MISC_ENABLE 0x1a0
-#define MSR_MTRR_DEF_TYPE 0x2ff
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SYSCALL_MASK 0xc0000084
-#define MSR_KERNEL_GS_BASE 0xc0000102
-
 #define MISC_ENABLE_FAST_STRING (1ULL << 0)
 #define MTRR_ENABLE (1ULL << 11)
 #define MTRR_TYPE_WB 6ULL
@@ -39,8 +28,7 @@
 #define APIC_MODE_NMI 0x4
 #define APIC_MODE_EXTINT 0x7
 
-/* A flat descriptor: base 0, limit 0xfffff pages. */
-static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
+uint64_t x86_gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 {
 	return ((uint64_t)(base & 0xff000000) << 32) | ((uint64_t)(flags & 0xf0ff) << 40) |
 	       ((uint64_t)(limit & 0x000f0000) << 32) | ((uint64_t)(base & 0x00ffffff) << 16) |
@@ -50,10 +38,10 @@ static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 int x86_write_boot_tables(const struct guest_mem *mem)
 {
 	uint64_t gdt[BOOT_GDT_ENTRIES] = {
-		[BOOT_GDT_CODE64 / 8] = gdt_entry(0xa09b, 0, 0xfffff),
-		[BOOT_GDT_DATA / 8] = gdt_entry(0xc093, 0, 0xfffff),
-		[BOOT_GDT_CODE32 / 8] = gdt_entry(0xc09b, 0, 0xfffff),
-		[BOOT_GDT_TSS / 8] = gdt_entry(0x008b, 0, 0x67),
+		[BOOT_GDT_CODE64 / 8] = x86_gdt_entry(0xa09b, 0, 0xfffff),
+		[BOOT_GDT_DATA / 8] = x86_gdt_entry(0xc093, 0, 0xfffff),
+		[BOOT_GDT_CODE32 / 8] = x86_gdt_entry(0xc09b, 0, 0xfffff),
+		[BOOT_GDT_TSS / 8] = x86_gdt_entry(0x008b, 0, 0x67),
 	};
 	uint64_t pml4e = LAYOUT_PDPT | PTE_PRESENT | PTE_RW;
 	int ret;

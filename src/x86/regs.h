@@ -24,6 +24,23 @@ struct error;
 #define BOOT_GDT_ENTRIES 6
 #define BOOT_STACK_TOP 0x6000ULL
 
+#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SYSCALL_MASK 0xc0000084
+#define MSR_KERNEL_GS_BASE 0xc0000102
+
+/*
+ * A segment descriptor: @flags holds the access byte (bits 0-7) and the
+ * G/D/L/AVL nibble (bits 12-15).
+ */
+uint64_t x86_gdt_entry(uint16_t flags, uint32_t base, uint32_t limit);
+
 /* Write the boot GDT and the 4 GiB identity map (2 MiB pages). */
 int x86_write_boot_tables(const struct guest_mem *mem);
 
