@@ -16,6 +16,8 @@
 #include "x86/boot.h"
 #include "x86/layout.h"
 
+#include "fake_guest.h"
+
 #define MIB (1ULL << 20)
 #define RAM (32 * MIB)
 #define SETUP_SECTS 4
@@ -23,25 +25,6 @@
 #define PAYLOAD 8192
 #define IMG_SIZE (SETUP_SIZE + PAYLOAD)
 #define ZP LAYOUT_ZERO_PAGE
-
-struct vm {
-	uint8_t *buf;
-	uint64_t ram;
-	struct guest_mem mem;
-};
-
-static void vm_init(struct vm *vm, uint64_t ram)
-{
-	vm->buf = calloc(1, ram);
-	assert_non_null(vm->buf);
-	vm->ram = ram;
-	guest_mem_init_buffer(&vm->mem, vm->buf, ram);
-}
-
-static void vm_free(struct vm *vm)
-{
-	free(vm->buf);
-}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -58,33 +41,9 @@ static void put64(uint8_t *p, uint64_t v)
 	memcpy(p, &v, 8);
 }
 
-static uint8_t g8(const struct vm *vm, uint64_t gpa)
+static uint8_t g8(const struct fake_guest *vm, uint64_t gpa)
 {
 	return vm->buf[gpa];
-}
-
-static uint16_t g16(const struct vm *vm, uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, vm->buf + gpa, 2);
-	return v;
-}
-
-static uint32_t g32(const struct vm *vm, uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, vm->buf + gpa, 4);
-	return v;
-}
-
-static uint64_t g64(const struct vm *vm, uint64_t gpa)
-{
-	uint64_t v;
-
-	memcpy(&v, vm->buf + gpa, 8);
-	return v;
 }
 
 /* A minimal protocol 2.15 bzImage: relocatable, 2 MiB aligned, 64-bit entry. */
@@ -113,7 +72,7 @@ static void make_bzimage(uint8_t *k)
 		k[SETUP_SIZE + i] = (uint8_t)(i * 7 + 1);
 }
 
-static int load(struct vm *vm, const uint8_t *k, size_t size, const uint8_t *initrd,
+static int load(struct fake_guest *vm, const uint8_t *k, size_t size, const uint8_t *initrd,
 		size_t initrd_size, const char *cmdline, struct boot_entry *entry,
 		struct error *err)
 {
@@ -129,7 +88,8 @@ static int load(struct vm *vm, const uint8_t *k, size_t size, const uint8_t *ini
 	return boot_load_bzimage(&vm->mem, &img, entry, err);
 }
 
-static void expect_error(struct vm *vm, const uint8_t *k, size_t size, int code, const char *text)
+static void expect_error(struct fake_guest *vm, const uint8_t *k, size_t size, int code,
+			 const char *text)
 {
 	struct boot_entry entry;
 	struct error err;
@@ -153,10 +113,10 @@ static void test_load_normal(void **state)
 	uint8_t initrd[65536];
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 	uint64_t rd;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	make_bzimage(k);
 	for (size_t i = 0; i < sizeof(initrd); i++)
 		initrd[i] = (uint8_t)(i ^ 0x5a);
@@ -202,7 +162,7 @@ static void test_load_normal(void **state)
 	assert_int_equal(g64(&vm, ZP + 0x2d0 + 60), 0x100000);
 	assert_int_equal(g64(&vm, ZP + 0x2d0 + 68), RAM - 0x100000);
 	assert_int_equal(g32(&vm, ZP + 0x2d0 + 76), E820_RAM);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_no_initrd(void **state)
@@ -210,15 +170,15 @@ static void test_no_initrd(void **state)
 	static uint8_t k[IMG_SIZE];
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	make_bzimage(k);
 	assert_int_equal(load(&vm, k, sizeof(k), NULL, 0, NULL, &entry, &err), 0);
 	assert_int_equal(g32(&vm, ZP + 0x218), 0);
 	assert_int_equal(g32(&vm, ZP + 0x21c), 0);
 	assert_int_equal(g8(&vm, LAYOUT_CMDLINE), 0);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_setup_sects_zero_means_four(void **state)
@@ -226,14 +186,14 @@ static void test_setup_sects_zero_means_four(void **state)
 	static uint8_t k[IMG_SIZE];
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	make_bzimage(k);
 	k[0x1f1] = 0;
 	assert_int_equal(load(&vm, k, sizeof(k), NULL, 0, "", &entry, &err), 0);
 	assert_memory_equal(vm.buf + 0x200000, k + SETUP_SIZE, PAYLOAD);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_truncated(void **state)
@@ -253,21 +213,21 @@ static void test_truncated(void **state)
 		{ SETUP_SIZE, "truncated: protected-mode code is 8192 bytes, file has 0" },
 		{ IMG_SIZE - 1, "truncated: protected-mode code is 8192 bytes, file has 8191" },
 	};
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	make_bzimage(k);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_error(&vm, k, cases[i].size, -ENOEXEC, cases[i].text);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_bad_headers(void **state)
 {
 	static uint8_t k[IMG_SIZE];
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 
 	make_bzimage(k);
 	memcpy(k + 0x202, "HdrX", 4);
@@ -300,7 +260,7 @@ static void test_bad_headers(void **state)
 	make_bzimage(k);
 	put32(k + 0x230, 0);
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "power of two");
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_load_address(void **state)
@@ -308,9 +268,9 @@ static void test_load_address(void **state)
 	static uint8_t k[IMG_SIZE];
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 
 	/* Not relocatable: pref_address. */
 	make_bzimage(k);
@@ -348,7 +308,7 @@ static void test_load_address(void **state)
 	make_bzimage(k);
 	put64(k + 0x258, 0x1e00000);
 	expect_error(&vm, k, sizeof(k), -ENOMEM, "outside guest RAM");
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_initrd_placement(void **state)
@@ -356,12 +316,12 @@ static void test_initrd_placement(void **state)
 	static uint8_t k[IMG_SIZE];
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 	uint8_t *initrd = calloc(1, 12 * MIB + 1);
 	uint64_t rd;
 
 	assert_non_null(initrd);
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 
 	/* initrd_addr_max caps the placement. */
 	make_bzimage(k);
@@ -388,7 +348,7 @@ static void test_initrd_placement(void **state)
 	make_bzimage(k);
 	assert_int_equal(load(&vm, k, sizeof(k), initrd, SIZE_MAX, "", &entry, &err), -ENOMEM);
 	assert_non_null(strstr(err.msg, "do not fit in 32 MiB"));
-	vm_free(&vm);
+	fake_guest_free(&vm);
 	free(initrd);
 }
 
@@ -398,9 +358,9 @@ static void test_cmdline_limits(void **state)
 	static char line[LAYOUT_CMDLINE_MAX + 16];
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	make_bzimage(k);
 	memset(line, 'a', 0x7ff);
 	line[0x7ff] = '\0';
@@ -419,7 +379,7 @@ static void test_cmdline_limits(void **state)
 	assert_int_equal(load(&vm, k, sizeof(k), NULL, 0, line, &entry, &err), -E2BIG);
 	line[LAYOUT_CMDLINE_MAX - 1] = '\0';
 	assert_int_equal(load(&vm, k, sizeof(k), NULL, 0, line, &entry, &err), 0);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_detect_and_dispatch(void **state)
@@ -428,9 +388,9 @@ static void test_detect_and_dispatch(void **state)
 	struct boot_image img = { .kernel = k, .kernel_size = sizeof(k), .cmdline = "" };
 	struct boot_entry entry;
 	struct error err = { 0 };
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	make_bzimage(k);
 	assert_int_equal(kernel_detect(k, sizeof(k)), KERNEL_BZIMAGE);
 	assert_int_equal(boot_load(&vm.mem, &img, &entry, &err), 0);
@@ -442,7 +402,7 @@ static void test_detect_and_dispatch(void **state)
 	assert_int_equal(boot_load(&vm.mem, &img, &entry, &err), -ENOEXEC);
 	assert_string_equal(err.msg, "not a kernel: no bzImage header, ELF or Multiboot signature");
 	assert_int_equal(kernel_detect(NULL, 0), KERNEL_UNKNOWN);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_release(void **state)
@@ -506,7 +466,7 @@ static void test_real_debian_kernel(void **state)
 	uint32_t align;
 	size_t size = 0, setup;
 	uint8_t *k = NULL;
-	struct vm vm;
+	struct fake_guest vm;
 	glob_t g;
 	char rel[64];
 
@@ -521,7 +481,7 @@ static void test_real_debian_kernel(void **state)
 	assert_int_equal(bzimage_release(k, size, rel, sizeof(rel)), 0);
 	assert_memory_equal(rel, "6.1", 3);
 
-	vm_init(&vm, 256 * MIB);
+	fake_guest_init(&vm, 256 * MIB);
 	img.kernel = k;
 	img.kernel_size = size;
 	if (boot_load(&vm.mem, &img, &entry, &err) != 0)
@@ -552,11 +512,11 @@ static void test_real_debian_kernel(void **state)
 	assert_memory_equal(vm.buf + rd, initrd, sizeof(initrd));
 
 	/* The same kernel in too little RAM is refused, not half-loaded. */
-	vm_free(&vm);
-	vm_init(&vm, 64 * MIB);
+	fake_guest_free(&vm);
+	fake_guest_init(&vm, 64 * MIB);
 	assert_int_equal(boot_load(&vm.mem, &img, &entry, &err), -ENOMEM);
 	assert_non_null(strstr(err.msg, "64 MiB"));
-	vm_free(&vm);
+	fake_guest_free(&vm);
 	free(k);
 }
 

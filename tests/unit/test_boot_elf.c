@@ -16,6 +16,8 @@
 #include "x86/boot.h"
 #include "x86/layout.h"
 
+#include "fake_guest.h"
+
 #define MIB (1ULL << 20)
 #define RAM (32 * MIB)
 #define IMG_SIZE 0x4000
@@ -38,40 +40,7 @@ struct spec {
 	struct seg segs[20];
 };
 
-struct vm {
-	uint8_t *buf;
-	struct guest_mem mem;
-};
-
 static uint8_t img[IMG_SIZE];
-
-static void vm_init(struct vm *vm, uint64_t ram)
-{
-	vm->buf = calloc(1, ram);
-	assert_non_null(vm->buf);
-	guest_mem_init_buffer(&vm->mem, vm->buf, ram);
-}
-
-static void vm_free(struct vm *vm)
-{
-	free(vm->buf);
-}
-
-static uint32_t g32(const struct vm *vm, uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, vm->buf + gpa, 4);
-	return v;
-}
-
-static uint64_t g64(const struct vm *vm, uint64_t gpa)
-{
-	uint64_t v;
-
-	memcpy(&v, vm->buf + gpa, 8);
-	return v;
-}
 
 /* Two loadable segments linked high like vmlinux (the second with bss) and a note slot. */
 static struct spec linux_spec(void)
@@ -182,7 +151,7 @@ static void build_pvh(struct spec *s, uint64_t entry, uint32_t width)
 	assert_int_equal(off - NOTE_OFF, len);
 }
 
-static int load(struct vm *vm, size_t size, const uint8_t *initrd, size_t initrd_size,
+static int load(struct fake_guest *vm, size_t size, const uint8_t *initrd, size_t initrd_size,
 		const char *cmdline, struct boot_entry *entry, struct error *err)
 {
 	/* An exact-size copy, so that a sanitizer build catches reads past the end. */
@@ -205,7 +174,7 @@ static int load(struct vm *vm, size_t size, const uint8_t *initrd, size_t initrd
 	return r;
 }
 
-static void expect_error(struct vm *vm, const struct spec *s, size_t size, int code,
+static void expect_error(struct fake_guest *vm, const struct spec *s, size_t size, int code,
 			 const char *text)
 {
 	struct boot_entry entry;
@@ -224,10 +193,10 @@ static void test_elf64_linux_entry(void **state)
 	uint8_t initrd[10000];
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 	uint64_t rd;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	memset(vm.buf + 0x1000000, 0xaa, 0x400000);
 	memset(initrd, 0x3c, sizeof(initrd));
 	build(&s);
@@ -263,7 +232,7 @@ static void test_elf64_linux_entry(void **state)
 	assert_int_equal(rd, (RAM - sizeof(initrd)) & ~0xfffULL);
 	assert_int_equal(g32(&vm, ZP + 0x21c), sizeof(initrd));
 	assert_memory_equal(vm.buf + rd, initrd, sizeof(initrd));
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_entry_translation(void **state)
@@ -271,9 +240,9 @@ static void test_entry_translation(void **state)
 	struct spec s = linux_spec();
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	/* Already physical. */
 	s.entry = 0x1200020;
 	build(&s);
@@ -290,10 +259,10 @@ static void test_entry_translation(void **state)
 		     "kernel entry point 0xffffffff81100000 is not inside any loaded segment");
 	s.entry = 0x500000;
 	expect_error(&vm, &s, sizeof(img), -ENOEXEC, "not inside any loaded segment");
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
-static void check_memmap(const struct vm *vm)
+static void check_memmap(const struct fake_guest *vm)
 {
 	uint64_t m = g64(vm, SI + 40);
 
@@ -317,10 +286,10 @@ static void test_pvh_elf64(void **state)
 	uint8_t initrd[5000];
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 	uint64_t mod, rd;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	memset(initrd, 0x42, sizeof(initrd));
 	build_pvh(&s, 0x1000040, 8);
 	assert_int_equal(kernel_detect(img, sizeof(img)), KERNEL_ELF);
@@ -347,7 +316,7 @@ static void test_pvh_elf64(void **state)
 	assert_int_equal(g64(&vm, mod + 16), 0);
 	assert_memory_equal(vm.buf + rd, initrd, sizeof(initrd));
 	check_memmap(&vm);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static struct spec elf32_spec(void)
@@ -368,9 +337,9 @@ static void test_pvh_elf32(void **state)
 	struct spec s = elf32_spec();
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	build_pvh(&s, 0x100200, 4);
 	assert_int_equal(kernel_detect(img, sizeof(img)), KERNEL_ELF);
 	assert_int_equal(load(&vm, sizeof(img), NULL, 0, "x", &entry, &err), 0);
@@ -386,7 +355,7 @@ static void test_pvh_elf32(void **state)
 	/* Without the note a 32-bit ELF has no way in. */
 	s = elf32_spec();
 	expect_error(&vm, &s, sizeof(img), -ENOEXEC, "no PVH entry note");
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void build_with_notes(struct spec *s, const void *notes, size_t len)
@@ -401,12 +370,12 @@ static void test_pvh_note_errors(void **state)
 	struct spec s;
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 	uint32_t bad_width[] = { 4, 2, 18, 0x006e6558, 0x1234 };
 	uint32_t huge_name[] = { 0xfffffff0, 4, 18, 0x006e6558, 0x100000 };
 	uint32_t short_note[] = { 4, 4 };
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	s = linux_spec();
 	build_with_notes(&s, bad_width, sizeof(bad_width));
 	assert_int_equal(load(&vm, sizeof(img), NULL, 0, "", &entry, &err), -ENOEXEC);
@@ -433,15 +402,15 @@ static void test_pvh_note_errors(void **state)
 	s = linux_spec();
 	s.segs[s.nseg++] = (struct seg){ PT_NOTE, IMG_SIZE - 8, 16, 0, 0, 0, 4 };
 	expect_error(&vm, &s, sizeof(img), -ENOEXEC, "past end of file");
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_bad_identification(void **state)
 {
 	struct spec s = linux_spec();
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	s.machine = EM_386;
 	expect_error(&vm, &s, sizeof(img), -ENOEXEC, "not x86-64");
 	s = elf32_spec();
@@ -473,22 +442,22 @@ static void test_bad_identification(void **state)
 		assert_non_null(strstr(err.msg, "not an ELF"));
 		assert_int_equal(kernel_detect(img, sizeof(img)), KERNEL_UNKNOWN);
 	}
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_truncated(void **state)
 {
 	struct spec s = linux_spec();
 	const size_t sizes[] = { 0, 3, 15, 16, 63, 64, 64 + 2 * 56 - 1, 0x1fff, 0x27ff };
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		expect_error(&vm, &s, sizes[i], -ENOEXEC, "past end of file");
 	/* ELF32 header is shorter. */
 	s = elf32_spec();
 	expect_error(&vm, &s, 51, -ENOEXEC, "ELF header past end of file");
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_program_header_table(void **state)
@@ -496,10 +465,10 @@ static void test_program_header_table(void **state)
 	struct spec s = linux_spec();
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 	Elf64_Ehdr eh;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	build(&s);
 	memcpy(&eh, img, sizeof(eh));
 
@@ -533,15 +502,15 @@ static void test_program_header_table(void **state)
 	memcpy(img, &eh, sizeof(eh));
 	assert_int_equal(load(&vm, sizeof(img), NULL, 0, "", &entry, &err), 0);
 	assert_int_equal(entry.rip, 0x1000010);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_segment_checks(void **state)
 {
 	struct spec s;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 
 	s = linux_spec();
 	s.segs[1].paddr = 0x3000000;
@@ -597,13 +566,13 @@ static void test_segment_checks(void **state)
 	s.segs[0].type = PT_NULL;
 	s.segs[1].type = PT_GNU_STACK;
 	expect_error(&vm, &s, sizeof(img), -ENOEXEC, "no loadable segments");
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_segment_above_4g(void **state)
 {
 	struct spec s = linux_spec();
-	struct vm vm = { 0 };
+	struct fake_guest vm = { 0 };
 
 	/* Fails in validation, before any access to the (absent) buffer. */
 	guest_mem_init_buffer(&vm.mem, NULL, 5ULL << 30);
@@ -620,10 +589,10 @@ static void test_ram_limits(void **state)
 	uint8_t *initrd = calloc(1, 31 * MIB);
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
 	assert_non_null(initrd);
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	build(&s);
 	/* Segments end at 0x1202000; 30 MiB of initrd does not fit above. */
 	assert_int_equal(load(&vm, sizeof(img), initrd, 30 * MIB, "", &entry, &err), -ENOMEM);
@@ -636,7 +605,7 @@ static void test_ram_limits(void **state)
 	assert_int_equal(load(&vm, sizeof(img), NULL, 0, line, &entry, &err), -E2BIG);
 	line[LAYOUT_CMDLINE_MAX - 1] = '\0';
 	assert_int_equal(load(&vm, sizeof(img), NULL, 0, line, &entry, &err), 0);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 	free(initrd);
 }
 
@@ -646,14 +615,14 @@ static void test_dispatch(void **state)
 	struct boot_image bi = { .kernel = img, .kernel_size = sizeof(img) };
 	struct boot_entry entry;
 	struct error err = { 0 };
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	build(&s);
 	assert_int_equal(boot_load(&vm.mem, &bi, &entry, &err), 0);
 	assert_int_equal(entry.rip, 0x1000010);
 	assert_int_equal(entry.mode, BOOT_MODE_LONG64);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 int main(void)

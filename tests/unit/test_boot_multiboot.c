@@ -15,6 +15,8 @@
 #include "x86/boot.h"
 #include "x86/layout.h"
 
+#include "fake_guest.h"
+
 #define MIB (1ULL << 20)
 #define RAM (32 * MIB)
 #define IMG_SIZE 0x3000
@@ -23,44 +25,11 @@
 #define MB_AOUT (1U << 16)
 #define INFO LAYOUT_START_INFO
 
-struct vm {
-	uint8_t *buf;
-	struct guest_mem mem;
-};
-
 static uint8_t img[IMG_SIZE];
-
-static void vm_init(struct vm *vm, uint64_t ram)
-{
-	vm->buf = calloc(1, ram);
-	assert_non_null(vm->buf);
-	guest_mem_init_buffer(&vm->mem, vm->buf, ram);
-}
-
-static void vm_free(struct vm *vm)
-{
-	free(vm->buf);
-}
 
 static void put32(uint8_t *p, uint32_t v)
 {
 	memcpy(p, &v, 4);
-}
-
-static uint32_t g32(const struct vm *vm, uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, vm->buf + gpa, 4);
-	return v;
-}
-
-static uint64_t g64(const struct vm *vm, uint64_t gpa)
-{
-	uint64_t v;
-
-	memcpy(&v, vm->buf + gpa, 8);
-	return v;
 }
 
 static void put_header(size_t off, uint32_t flags)
@@ -145,7 +114,7 @@ static void make_elf(bool is64, uint64_t vaddr, uint64_t entry, uint32_t flags)
 	put_header(0x1000, flags);
 }
 
-static int load(struct vm *vm, size_t size, const uint8_t *initrd, size_t initrd_size,
+static int load(struct fake_guest *vm, size_t size, const uint8_t *initrd, size_t initrd_size,
 		const char *cmdline, const char *name, struct boot_entry *entry, struct error *err)
 {
 	/* An exact-size copy, so that a sanitizer build catches reads past the end. */
@@ -169,7 +138,7 @@ static int load(struct vm *vm, size_t size, const uint8_t *initrd, size_t initrd
 	return r;
 }
 
-static void expect_error(struct vm *vm, size_t size, int code, const char *text)
+static void expect_error(struct fake_guest *vm, size_t size, int code, const char *text)
 {
 	struct boot_entry entry;
 	struct error err;
@@ -179,7 +148,7 @@ static void expect_error(struct vm *vm, size_t size, int code, const char *text)
 		fail_msg("got %d \"%s\", expected %d with \"%s\"", r, err.msg, code, text);
 }
 
-static void check_mmap(const struct vm *vm)
+static void check_mmap(const struct fake_guest *vm)
 {
 	uint64_t m = g32(vm, INFO + 48);
 
@@ -204,10 +173,10 @@ static void test_aout_kludge(void **state)
 	uint8_t initrd[5000];
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 	uint64_t mod;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	memset(vm.buf + 0x100000, 0xaa, 0x6000);
 	memset(initrd, 0x61, sizeof(initrd));
 	make_default_aout();
@@ -242,16 +211,16 @@ static void test_aout_kludge(void **state)
 	assert_string_equal((char *)vm.buf + g32(&vm, INFO + 64), "kvmini");
 	/* The module list and the memory map must not overlap. */
 	assert_true(g32(&vm, INFO + 48) >= mod + 16 || g32(&vm, INFO + 48) + 96 <= mod);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_aout_whole_file(void **state)
 {
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	/* load_end_addr 0: the rest of the file; bss_end_addr 0: no bss. */
 	make_aout(0, 0, 0x102ff0);
 	assert_int_equal(load(&vm, sizeof(img), NULL, 0, NULL, NULL, &entry, &err), 0);
@@ -261,14 +230,14 @@ static void test_aout_whole_file(void **state)
 	assert_int_equal(g32(&vm, INFO + 20), 0);
 	assert_true(g32(&vm, INFO) & (1U << 3));
 	assert_string_equal((char *)vm.buf + LAYOUT_CMDLINE, "");
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_aout_errors(void **state)
 {
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 
 	make_default_aout();
 	put32(img + HDR_OFF + 16, 0x100000 + HDR_OFF + 4);
@@ -314,7 +283,7 @@ static void test_aout_errors(void **state)
 	make_default_aout();
 	put_header(HDR_OFF, 0x3);
 	expect_error(&vm, sizeof(img), -ENOEXEC, "not ELF and has no address fields");
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_elf32(void **state)
@@ -322,10 +291,10 @@ static void test_elf32(void **state)
 	uint8_t initrd[3000];
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 	uint64_t mod;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	memset(initrd, 0x7e, sizeof(initrd));
 	make_elf(false, 0x100000, 0x100010, 0x3);
 	/* Multiboot wins over plain ELF. */
@@ -341,16 +310,16 @@ static void test_elf32(void **state)
 	assert_int_equal(g32(&vm, mod), 0x102000);
 	assert_string_equal((char *)vm.buf + g32(&vm, mod + 8), "rootfs.cpio");
 	check_mmap(&vm);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_elf64_higher_half(void **state)
 {
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	make_elf(true, 0xffffffff80100000ULL, 0xffffffff80100020ULL, 0x2);
 	assert_int_equal(kernel_detect(img, sizeof(img)), KERNEL_MULTIBOOT);
 	assert_int_equal(load(&vm, sizeof(img), NULL, 0, "", NULL, &entry, &err), 0);
@@ -361,16 +330,16 @@ static void test_elf64_higher_half(void **state)
 	expect_error(&vm, sizeof(img), -ENOEXEC, "not inside any loaded segment");
 	make_elf(false, 0x100000, 0x100010, 0x3);
 	expect_error(&vm, 0x1800, -ENOEXEC, "past end of file");
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_checksum_and_search(void **state)
 {
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 
 	make_default_aout();
 	put32(img + HDR_OFF + 8, 0x12345678);
@@ -390,7 +359,7 @@ static void test_checksum_and_search(void **state)
 	memset(img, 0, sizeof(img));
 	put_header(0x42, 0);
 	assert_int_equal(kernel_detect(img, sizeof(img)), KERNEL_UNKNOWN);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_8k_window(void **state)
@@ -419,9 +388,9 @@ static void test_required_flags(void **state)
 {
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	make_default_aout();
 	put_header(HDR_OFF, MB_AOUT | 0x8 | 0x3);
 	expect_error(&vm, sizeof(img), -ENOEXEC, "(flags 0x8)");
@@ -431,7 +400,7 @@ static void test_required_flags(void **state)
 	/* Video mode is a request we may ignore; bits above 16 are optional. */
 	put_header(HDR_OFF, MB_AOUT | 0x7 | (1U << 20));
 	assert_int_equal(load(&vm, sizeof(img), NULL, 0, "", NULL, &entry, &err), 0);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 static void test_limits(void **state)
@@ -440,10 +409,10 @@ static void test_limits(void **state)
 	uint8_t *initrd = calloc(1, RAM);
 	struct boot_entry entry;
 	struct error err;
-	struct vm vm;
+	struct fake_guest vm;
 
 	assert_non_null(initrd);
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	make_default_aout();
 	/* Kernel ends at 0x104000. */
 	assert_int_equal(load(&vm, sizeof(img), initrd, RAM - 0x104000 + 1, "", NULL, &entry, &err),
@@ -456,7 +425,7 @@ static void test_limits(void **state)
 	assert_int_equal(load(&vm, sizeof(img), NULL, 0, long_text, NULL, &entry, &err), -E2BIG);
 	assert_int_equal(load(&vm, sizeof(img), initrd, 1, "", long_text, &entry, &err), -E2BIG);
 	assert_non_null(strstr(err.msg, "initrd name"));
-	vm_free(&vm);
+	fake_guest_free(&vm);
 	free(initrd);
 }
 
@@ -465,14 +434,14 @@ static void test_dispatch(void **state)
 	struct boot_image bi = { .kernel = img, .kernel_size = sizeof(img), .cmdline = "" };
 	struct boot_entry entry;
 	struct error err = { 0 };
-	struct vm vm;
+	struct fake_guest vm;
 
-	vm_init(&vm, RAM);
+	fake_guest_init(&vm, RAM);
 	make_elf(false, 0x100000, 0x100010, 0x3);
 	assert_int_equal(boot_load(&vm.mem, &bi, &entry, &err), 0);
 	assert_int_equal(entry.rax, 0x2badb002);
 	assert_int_equal(entry.rip, 0x100010);
-	vm_free(&vm);
+	fake_guest_free(&vm);
 }
 
 int main(void)
