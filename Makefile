@@ -5,7 +5,7 @@ KVER ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sor
 INITRAMFS = $(BUILD)/guest/initramfs-$(KVER).cpio
 WERROR = $(if $(CI),true,false)
 
-.PHONY: all deps build initramfs vmlinux demo check unit e2e format format-check bench clean
+.PHONY: all deps build initramfs vmlinux demo check unit e2e format format-check bench bench-blk clean
 
 all: build initramfs vmlinux
 
@@ -22,7 +22,8 @@ build: $(BUILD)/build.ninja
 initramfs: build
 	@test -n "$(KVER)" || { echo "no kernel in /boot: apt install linux-image-amd64" >&2; exit 1; }
 	mkdir -p $(BUILD)/guest
-	guest/mkinitramfs.sh --init $(BUILD)/kvmini-init --kver $(KVER) -o $(INITRAMFS)
+	guest/mkinitramfs.sh --init $(BUILD)/kvmini-init --blkbench $(BUILD)/blkbench \
+		--kver $(KVER) -o $(INITRAMFS)
 
 # The default kernel, uncompressed: kvmini boots it through its PVH entry and
 # skips the in-guest decompressor. The copy without the PVH note is for the
@@ -57,6 +58,10 @@ format-check:
 bench: deps all
 	bench/boot --host-only
 	tests/with-kvm bench/boot
+
+# virtio-blk throughput and IOPS against QEMU (bench/blk; guest/blkbench.c).
+bench-blk: deps all
+	tests/with-kvm bench/blk
 
 clean:
 	rm -rf $(BUILD)

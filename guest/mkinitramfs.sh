@@ -4,6 +4,7 @@
 # Build kvmini's default initramfs: an uncompressed newc cpio with
 #   /init                  kvmini-init (guest/init.c)
 #   /bin/busybox           a static busybox, plus a symlink for every applet
+#   /bin/blkbench          the block benchmark (guest/blkbench.c), if given
 #   /etc/passwd, /etc/group (root only), /etc/kvmini/modules
 #   /lib/modules/<kver>/…  the virtio drivers of one kernel release and their
 #                          dependencies, uncompressed; /etc/kvmini/modules
@@ -11,7 +12,7 @@
 # The archive is reproducible: sorted entries, mtime 0, owner root.
 #
 # usage: mkinitramfs.sh --init PATH --kver RELEASE [--modules-dir DIR]
-#                       [--busybox PATH] -o OUT.cpio
+#                       [--busybox PATH] [--blkbench PATH] -o OUT.cpio
 set -euo pipefail
 
 prog=${0##*/}
@@ -20,6 +21,7 @@ prog=${0##*/}
 wanted_modules=(
 	virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
 	virtio_blk virtio_net virtio_console virtio-rng
+	ext4
 )
 
 die() {
@@ -33,11 +35,13 @@ warn() {
 
 usage() {
 	cat <<EOF
-usage: $prog --init PATH --kver RELEASE [--modules-dir DIR] [--busybox PATH] -o OUT.cpio
+usage: $prog --init PATH --kver RELEASE [--modules-dir DIR] [--busybox PATH]
+       [--blkbench PATH] -o OUT.cpio
   --init PATH         the static kvmini-init binary (becomes /init)
   --kver RELEASE      kernel release whose virtio modules to include (e.g. $(uname -r))
   --modules-dir DIR   where the module trees live (default /lib/modules)
   --busybox PATH      a statically linked busybox (default /bin/busybox)
+  --blkbench PATH     the static blkbench binary (becomes /bin/blkbench; default none)
   -o OUT.cpio         output file, replaced atomically
 EOF
 }
@@ -46,17 +50,19 @@ init_bin=
 kver=
 modules_root=/lib/modules
 busybox=/bin/busybox
+blkbench_bin=
 out=
 
 while [[ $# -gt 0 ]]; do
 	case $1 in
-	--init | --kver | --modules-dir | --busybox | -o)
+	--init | --kver | --modules-dir | --busybox | --blkbench | -o)
 		[[ $# -ge 2 ]] || die "$1 needs a value"
 		case $1 in
 		--init) init_bin=$2 ;;
 		--kver) kver=$2 ;;
 		--modules-dir) modules_root=$2 ;;
 		--busybox) busybox=$2 ;;
+		--blkbench) blkbench_bin=$2 ;;
 		-o) out=$2 ;;
 		esac
 		shift 2
@@ -98,6 +104,9 @@ require_static() {
 
 require_static "$init_bin" "init"
 require_static "$busybox" "busybox"
+if [[ -n $blkbench_bin ]]; then
+	require_static "$blkbench_bin" "blkbench"
+fi
 
 module_dir=$modules_root/$kver
 [[ -d $module_dir ]] || die "no kernel modules for $kver: $module_dir does not exist (install linux-image-$kver or pass --modules-dir)"
@@ -124,6 +133,12 @@ if command -v strip >/dev/null; then
 	strip --strip-all "$stage/init"
 fi
 install -m 0755 "$busybox" "$stage/bin/busybox"
+if [[ -n $blkbench_bin ]]; then
+	install -m 0755 "$blkbench_bin" "$stage/bin/blkbench"
+	if command -v strip >/dev/null; then
+		strip --strip-all "$stage/bin/blkbench"
+	fi
+fi
 
 # Applet links; only the standard directories (skips e.g. "linuxrc").
 applets=$("$busybox" --list-full) || die "$busybox --list-full failed"

@@ -30,6 +30,9 @@ const struct kvm_cap_need vm_required_caps[] = {
 	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", "stopping vCPUs without races" },
 	{ KVM_CAP_ADJUST_CLOCK, "KVM_CAP_ADJUST_CLOCK", "kvmclock" },
 	{ KVM_CAP_IRQ_INJECT_STATUS, "KVM_CAP_IRQ_INJECT_STATUS", "KVM_IRQ_LINE_STATUS" },
+	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING", "MSI-X interrupts of PCI devices" },
+	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD", "device interrupts without a vCPU exit" },
+	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD", "virtqueue kicks without a vCPU exit" },
 };
 const unsigned int vm_nr_required_caps = sizeof(vm_required_caps) / sizeof(vm_required_caps[0]);
 
@@ -54,6 +57,7 @@ int vm_open(struct vm *vm, const char *dev, struct error *err)
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
 	vm->start_ns = monotonic_ns();
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->irq_lock, NULL);
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	vm->stop_hook = (struct vm_stop_hook){ .request = stop_hook_request, .opaque = vm };
@@ -331,7 +335,7 @@ int vm_wait(struct vm *vm)
 	return stop_status(vm);
 }
 
-void vm_destroy(struct vm *vm)
+void vm_stop_vcpus(struct vm *vm)
 {
 	if (atomic_load(&vm->stopping) == false && vm->nr_vcpus)
 		vm_request_stop(vm, VM_STOP_ERROR, KVMINI_EXIT_ERROR, NULL);
@@ -340,6 +344,16 @@ void vm_destroy(struct vm *vm)
 
 		if (v->thread_started)
 			pthread_join(v->thread, NULL);
+		v->thread_started = false;
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	vm_stop_vcpus(vm);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
 		if (v->run)
 			munmap(v->run, vm->run_size);
 		if (v->fd >= 0)
@@ -349,6 +363,7 @@ void vm_destroy(struct vm *vm)
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
 	guest_mem_free(&vm->mem);
+	vm_irq_free(vm);
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
 	if (vm->vm_fd >= 0)
@@ -359,4 +374,5 @@ void vm_destroy(struct vm *vm)
 		close(vm->stop_efd);
 	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->irq_lock);
 }

@@ -49,6 +49,11 @@ struct vm {
 	int stop_efd;
 	struct vm_stop_hook stop_hook; /* handed to devices */
 
+	/* MSI routes for irqfds (vm_irq.c); GSIs from VM_FIRST_MSI_GSI up. */
+	pthread_mutex_t irq_lock;
+	struct vm_msi_route *msi_routes;
+	unsigned int nr_msi_routes;
+
 	/* Boot timing (CLOCK_MONOTONIC ns); first_run_ns is set by vCPU 0. */
 	uint64_t start_ns;
 	_Atomic uint64_t first_run_ns;
@@ -101,11 +106,38 @@ int vm_wait(struct vm *vm);
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Stop (if still running) and join all vCPU threads. Idempotent. */
+void vm_stop_vcpus(struct vm *vm);
+
 /* Release everything; safe on a partly set-up VM. */
 void vm_destroy(struct vm *vm);
 
 /* irq_line backend: KVM_IRQ_LINE on @gsi. */
 void vm_set_irq_level(void *vm, unsigned int gsi, int level);
+
+/*
+ * Interrupt routing (vm_irq.c). GSIs below VM_FIRST_MSI_GSI are the
+ * irqchip pins; each MSI vector gets a GSI above, an irqfd raising it, and a
+ * route KVM_SET_GSI_ROUTING installs alongside the default irqchip routes.
+ */
+#define VM_IOAPIC_PINS 24
+#define VM_FIRST_MSI_GSI VM_IOAPIC_PINS
+
+struct vm_msi_route {
+	unsigned int gsi;
+	int fd; /* the irqfd */
+	bool routed;
+	uint64_t addr;
+	uint32_t data;
+};
+
+/* A new GSI with an eventfd bound to it through KVM_IRQFD. */
+int vm_msi_alloc(void *vm, unsigned int *gsi, int *fd);
+/* Point @gsi at an MSI message, or nowhere when @masked. */
+int vm_msi_route(void *vm, unsigned int gsi, uint64_t addr, uint32_t data, bool masked);
+/* A guest MMIO write of @len bytes at @addr signals @fd (KVM_IOEVENTFD). */
+int vm_ioeventfd(void *vm, uint64_t addr, uint32_t len, int fd, bool assign);
+void vm_irq_free(struct vm *vm);
 
 /* Handle one KVM exit of @vcpu; false when the vCPU must stop running. */
 bool vcpu_handle_exit(struct vcpu *vcpu);

@@ -37,15 +37,13 @@ struct error;
 
 /*
  * What a stock distribution kernel (Debian 6.1) needs on kvmini's machine:
- * no PCI, no ACPI (MP table only), 16550 at 0x3f8, in-kernel PIC/IOAPIC/
+ * PCI through 0xCF8 with INTx in the MP table, no ACPI (MP table only), 16550 at 0x3f8, in-kernel PIC/IOAPIC/
  * LAPIC/PIT, kvmclock, and the minimal i8042 used for reset.
  *   console=ttyS0     the only console kvmini has
  *   reboot=k          reboot through the i8042 reset line, which stops kvmini
  *                     (the default tries ACPI first, and there is none)
  *   panic=-1          reboot at once on panic, so kvmini exits instead of
  *                     leaving a hung guest
- *   pci=off           no PCI host bridge yet: skip the config-space probes.
- *                     REMOVE when kvmini gets PCI (virtio-pci needs it).
  *   i8042.noaux       no mouse port: its probe waits on timeouts (also
  *                     skips the multiplexer probe, so no i8042.nomux)
  *   i8042.nopnp       no ACPI/PnP to describe the controller: probe directly
@@ -54,9 +52,8 @@ struct error;
  *   io_delay=none     Debian uses port 0x80 writes as I/O delays; each would
  *                     be a VM exit for nothing
  */
-#define CMDLINE_DEFAULT                                                                  \
-	"console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nopnp i8042.dumbkbd " \
-	"io_delay=none"
+#define CMDLINE_DEFAULT \
+	"console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nopnp i8042.dumbkbd io_delay=none"
 
 /* Added when a guest command runs. */
 #define CMDLINE_COMMAND_QUIET "quiet loglevel=1"

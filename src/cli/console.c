@@ -61,13 +61,26 @@ int console_init(struct console *con, int in_fd, int out_fd, bool interactive, s
 	return 0;
 }
 
-void console_tx(void *opaque, uint8_t byte)
+void console_write(void *opaque, const uint8_t *data, size_t len)
 {
 	struct console *con = opaque;
 
 	/* Output is best effort: a closed stdout must not stop the guest. */
-	while (write(con->out_fd, &byte, 1) < 0 && errno == EINTR)
-		;
+	while (len) {
+		ssize_t n = write(con->out_fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+void console_tx(void *opaque, uint8_t byte)
+{
+	console_write(opaque, &byte, 1);
 }
 
 static void wake(struct console *con)
@@ -138,7 +151,7 @@ static bool flush_pending(struct console *con)
 		return true;
 	if (!atomic_load(&con->ready))
 		return false;
-	n = uart16550_receive(con->uart, con->pending, con->pending_len);
+	n = con->receive(con->dev, con->pending, con->pending_len);
 	memmove(con->pending, con->pending + n, con->pending_len - n);
 	con->pending_len -= n;
 	return con->pending_len == 0;
@@ -204,12 +217,14 @@ static void *console_thread(void *arg)
 	return NULL;
 }
 
-int console_start(struct console *con, struct uart16550 *uart, const struct vm_stop_hook *stop,
-		  struct error *err)
+int console_start(struct console *con,
+		  size_t (*receive)(void *dev, const uint8_t *data, size_t len), void *dev,
+		  const struct vm_stop_hook *stop, struct error *err)
 {
 	int ret;
 
-	con->uart = uart;
+	con->receive = receive;
+	con->dev = dev;
 	con->stop = *stop;
 	ret = pthread_create(&con->thread, NULL, console_thread, con);
 	if (ret)

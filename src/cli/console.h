@@ -2,7 +2,7 @@
 /*
  * The host side of the serial console: guest output to a file descriptor
  * (stdout), host input from another (stdin) into the UART on a thread of its
- * own. With a terminal on stdin in interactive mode the terminal is put in raw
+ * own (into the UART, or virtio-console with --console virtio). With a terminal on stdin in interactive mode the terminal is put in raw
  * mode, Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, and the terminal is
  * restored on every way out.
  *
@@ -40,7 +40,9 @@ struct console {
 	atomic_bool ready; /* the guest takes input (see console_guest_ready) */
 	struct termios saved;
 
-	struct uart16550 *uart;
+	/* Where input goes: the UART or virtio-console; returns bytes taken. */
+	size_t (*receive)(void *dev, const uint8_t *data, size_t len);
+	void *dev;
 	struct vm_stop_hook stop;
 	pthread_t thread;
 	bool thread_started;
@@ -66,13 +68,18 @@ void console_wait_for_guest(struct console *con);
 /* machine_config.guest_ready callback: start passing input. */
 void console_guest_ready(void *opaque);
 
-/* uart16550_ops callbacks; opaque is the console. */
+/* Device callbacks (uart16550_ops, virtio_console_ops); opaque is the console. */
 void console_tx(void *opaque, uint8_t byte);
+void console_write(void *opaque, const uint8_t *data, size_t len);
 void console_rx_ready(void *opaque);
 
-/* Start feeding input to @uart; Ctrl-A x fires @stop with VM_STOP_SIGNAL. */
-int console_start(struct console *con, struct uart16550 *uart, const struct vm_stop_hook *stop,
-		  struct error *err);
+/*
+ * Start feeding input to @dev through @receive (uart16550_receive or
+ * virtio_console_receive); Ctrl-A x fires @stop with VM_STOP_SIGNAL.
+ */
+int console_start(struct console *con,
+		  size_t (*receive)(void *dev, const uint8_t *data, size_t len), void *dev,
+		  const struct vm_stop_hook *stop, struct error *err);
 
 /* Stop the input thread and restore the terminal. Idempotent. */
 void console_finish(struct console *con);

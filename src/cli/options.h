@@ -5,6 +5,9 @@
 
 #include <stdint.h>
 
+#include "err.h"
+#include "virtio/blk.h"
+
 /*
  * A byte size: decimal digits with an optional K, M, G or T suffix (powers of
  * 1024, either case, optionally followed by "B" or "iB"). No suffix means
@@ -14,5 +17,14 @@ int parse_size(const char *s, uint64_t *out);
 
 /* A decimal unsigned integer in [min, max]: 0, -EINVAL or -ERANGE. */
 int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/*
+ * A --disk value: PATH[,ro][,cache=none|writeback][,serial=STR][,aio=io_uring|sync]
+ * Defaults: read-write, cache=writeback, aio=io_uring, no serial. The path
+ * cannot contain a comma. o->path is the start of one malloc'd buffer that
+ * also holds the serial: free((void *)o->path) releases both. Returns 0, or
+ * -EINVAL/-ENOMEM with one line in @err (without the "--disk" prefix).
+ */
+int parse_disk_option(const char *s, struct virtio_blk_opts *o, struct error *err);
 
 #endif

@@ -31,6 +31,10 @@ struct run_options {
 	unsigned int nr_cpus;
 	bool timing;
 	bool bzimage_only; /* default kernel: skip the pre-decompressed copy */
+	struct virtio_blk_opts disks[MACHINE_MAX_DISKS];
+	unsigned int nr_disks;
+	bool rng;
+	bool virtio_console;
 	char *const *guest_argv; /* NULL: interactive shell */
 	char kernel_buf[PATH_MAX];
 	char initrd_buf[PATH_MAX];
@@ -56,6 +60,13 @@ static void run_usage(FILE *f)
 		"  -c, --cmdline STRING  appended to the default kernel command line\n"
 		"  -m, --mem SIZE        guest RAM, with K/M/G/T suffix (default 512M)\n"
 		"  -p, --cpus N          number of vCPUs (default 1)\n"
+		"  -d, --disk SPEC       a virtio-blk disk (repeatable, /dev/vda, vdb...):\n"
+		"                        PATH[,ro][,cache=none|writeback][,serial=STR]\n"
+		"                        [,aio=io_uring|sync]; a raw image or block device\n"
+		"      --rng, --no-rng   a virtio-rng device fed by getrandom() (default on)\n"
+		"      --console serial|virtio\n"
+		"                        the guest console: the 16550 UART (ttyS0, default) or\n"
+		"                        virtio-console (hvc0)\n"
 		"      --timing          print boot timing to stderr when the VM stops\n"
 		"      --kvm-device PATH KVM device node (default /dev/kvm)\n"
 		"  -h, --help            show this help\n"
@@ -179,7 +190,7 @@ static int default_initrd(struct run_options *o, enum kernel_format fmt, const c
 
 static int parse_run_options(int argc, char **argv, struct run_options *o)
 {
-	enum { OPT_TIMING = 256, OPT_KVM_DEV, OPT_BZIMAGE };
+	enum { OPT_TIMING = 256, OPT_KVM_DEV, OPT_BZIMAGE, OPT_RNG, OPT_NO_RNG, OPT_CONSOLE };
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
@@ -189,20 +200,26 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "timing", no_argument, NULL, OPT_TIMING },
 		{ "kvm-device", required_argument, NULL, OPT_KVM_DEV },
 		{ "no-vmlinux", no_argument, NULL, OPT_BZIMAGE },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "no-rng", no_argument, NULL, OPT_NO_RNG },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct error err = { 0 };
 	unsigned long cpus;
 	int c, ret;
 
 	memset(o, 0, sizeof(*o));
+	o->rng = true;
 	o->ram_size = DEFAULT_RAM;
 	o->nr_cpus = 1;
 	o->kvm_dev = "/dev/kvm";
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option so the guest command keeps its flags. */
-	while ((c = getopt_long(argc, argv, "+:k:i:c:m:p:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:k:i:c:m:p:d:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->kernel = optarg;
@@ -242,6 +259,29 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		case OPT_BZIMAGE:
 			o->bzimage_only = true;
 			break;
+		case 'd':
+			if (o->nr_disks == MACHINE_MAX_DISKS)
+				return cli_usage_error("run", "--disk: at most %d disks",
+						       MACHINE_MAX_DISKS);
+			if (parse_disk_option(optarg, &o->disks[o->nr_disks], &err))
+				return cli_usage_error("run", "--disk %s: %s", optarg, err.msg);
+			o->nr_disks++;
+			break;
+		case OPT_RNG:
+			o->rng = true;
+			break;
+		case OPT_NO_RNG:
+			o->rng = false;
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "virtio"))
+				o->virtio_console = true;
+			else if (!strcmp(optarg, "serial"))
+				o->virtio_console = false;
+			else
+				return cli_usage_error(
+					"run", "--console %s: must be serial or virtio", optarg);
+			break;
 		case 'h':
 			run_usage(stdout);
 			return 1;
@@ -260,9 +300,23 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 	return 0;
 }
 
+/* The user's --cmdline, after what --console virtio needs (so it can override). */
+static const char *user_cmdline(const struct run_options *o, char *buf, size_t len)
+{
+	if (!o->virtio_console)
+		return o->cmdline;
+	snprintf(buf, len, "console=hvc0%s%s", o->cmdline ? " " : "", o->cmdline ? o->cmdline : "");
+	return buf;
+}
+
+static size_t uart_receive(void *uart, const uint8_t *data, size_t len)
+{
+	return uart16550_receive(uart, data, len);
+}
+
 static void print_timing(const struct machine *m, uint64_t main_ns)
 {
-	uint64_t first = m->vm.first_run_ns;
+	uint64_t first = m->vm.first_run_ns, exits = 0;
 
 	if (!first) {
 		fprintf(stderr, "kvmini: timing: vCPU 0 never ran\n");
@@ -272,6 +326,9 @@ static void print_timing(const struct machine *m, uint64_t main_ns)
 		"kvmini: timing: main_to_first_kvm_run_ms=%.3f main_monotonic_ns=%llu first_kvm_run_monotonic_ns=%llu\n",
 		(double)(first - main_ns) / 1e6, (unsigned long long)main_ns,
 		(unsigned long long)first);
+	for (unsigned int i = 0; i < m->vm.nr_vcpus; i++)
+		exits += m->vm.vcpus[i].nr_exits;
+	fprintf(stderr, "kvmini: vcpu exits: %llu\n", (unsigned long long)exits);
 }
 
 /* Say why the guest stopped when it is not the ordinary end, and pick the status. */
@@ -304,7 +361,7 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	struct machine_config cfg;
 	struct console con;
 	struct error err = { 0 };
-	char cmdline[4096], release[128];
+	char cmdline[4096], user[4096], release[128];
 	enum kernel_format fmt;
 	struct machine m;
 	int ret, status;
@@ -328,8 +385,8 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	if (fmt == KERNEL_MULTIBOOT) {
 		/* Not Linux: the kernel gets exactly what the user gave. */
 		snprintf(cmdline, sizeof(cmdline), "%s", o.cmdline ? o.cmdline : "");
-	} else if (cmdline_build(cmdline, sizeof(cmdline), o.cmdline, o.guest_argv, false, &err) <
-		   0) {
+	} else if (cmdline_build(cmdline, sizeof(cmdline), user_cmdline(&o, user, sizeof(user)),
+				 o.guest_argv, false, &err) < 0) {
 		return cli_error("%s", err.msg);
 	}
 
@@ -345,6 +402,13 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 		.initrd_name = o.initrd,
 		.cmdline = cmdline,
 		.serial = { .tx = console_tx, .rx_ready = console_rx_ready, .opaque = &con },
+		.pci = {
+			.disks = o.disks,
+			.nr_disks = o.nr_disks,
+			.rng = o.rng,
+			.virtio_console = o.virtio_console,
+			.console = { .tx = console_write, .rx_ready = console_rx_ready, .opaque = &con },
+		},
 		.guest_ready = console_guest_ready,
 		.guest_ready_opaque = &con,
 	};
@@ -353,7 +417,10 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 		console_wait_for_guest(&con);
 	ret = machine_create(&m, &cfg, &err);
 	if (!ret)
-		ret = console_start(&con, &m.com1, &m.vm.stop_hook, &err);
+		ret = m.pci.console
+			      ? console_start(&con, virtio_console_receive, m.pci.console,
+					      &m.vm.stop_hook, &err)
+			      : console_start(&con, uart_receive, &m.com1, &m.vm.stop_hook, &err);
 	if (ret) {
 		machine_destroy(&m);
 		console_finish(&con);

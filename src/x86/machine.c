@@ -255,17 +255,26 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct e
 	if (!ret && x86_write_boot_tables(&vm->mem))
 		ret = error_set(err, -EFAULT, "cannot write boot page tables: guest RAM too small");
 	if (!ret)
-		ret = mptable_write(&vm->mem, vm->nr_vcpus, err);
-	if (!ret)
 		ret = x86_vcpu_set_boot_state(vm->vcpus[0].fd, &m->entry, err);
 	if (!ret)
 		ret = create_devices(m, cfg, err);
+	if (!ret)
+		ret = machine_pci_create(&m->pci, vm, &cfg->pci, err);
+	if (!ret) {
+		unsigned int slots[PCI_MAX_SLOTS];
+		unsigned int n = machine_pci_slots(&m->pci, slots, PCI_MAX_SLOTS);
+
+		ret = mptable_write(&vm->mem, vm->nr_vcpus, slots, n, err);
+	}
 	return ret;
 }
 
 int machine_run(struct machine *m, struct error *err)
 {
-	int ret = vm_start(&m->vm, err);
+	int ret = machine_pci_start(&m->pci, err);
+
+	if (!ret)
+		ret = vm_start(&m->vm, err);
 
 	if (ret)
 		return ret;
@@ -274,6 +283,9 @@ int machine_run(struct machine *m, struct error *err)
 
 void machine_destroy(struct machine *m)
 {
+	/* vCPUs, then I/O threads, then guest memory: each uses the next. */
+	vm_stop_vcpus(&m->vm);
+	machine_pci_destroy(&m->pci);
 	vm_destroy(&m->vm);
 	if (m->devices_ready) {
 		uart16550_destroy(&m->com1);

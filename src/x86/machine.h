@@ -2,7 +2,8 @@
 /*
  * kvmini's x86 machine: a VM with RAM, in-kernel PIC/IOAPIC/LAPIC and PIT,
  * one 16550A UART (COM1, IRQ 4), the i8042 reset line, the CMOS RTC, two exit
- * ports, an MP table, and a kernel loaded by one of the boot protocols.
+ * ports, a PCI bus with virtio devices, an MP table, and a kernel loaded by
+ * one of the boot protocols.
  */
 #ifndef KVMINI_X86_MACHINE_H
 #define KVMINI_X86_MACHINE_H
@@ -14,6 +15,7 @@
 #include "devices/exit_port.h"
 #include "devices/i8042.h"
 #include "devices/uart16550.h"
+#include "machine_pci.h"
 #include "vm.h"
 
 #define COM1_PORT 0x3f8
@@ -28,6 +30,7 @@ struct machine_config {
 	const char *initrd_name; /* Multiboot module string */
 	const char *cmdline; /* complete kernel command line */
 	struct uart16550_ops serial; /* where COM1 output goes, input readiness */
+	struct machine_pci_config pci; /* virtio devices */
 	/* The guest wrote KVMINI_READY_PORT (may be NULL). */
 	void (*guest_ready)(void *opaque);
 	void *guest_ready_opaque;
@@ -40,6 +43,7 @@ struct machine {
 	struct cmos_rtc rtc;
 	struct exit_port debug_exit;
 	struct exit_port kvmini_exit;
+	struct machine_pci pci;
 	struct boot_entry entry;
 	void (*guest_ready)(void *opaque);
 	void *guest_ready_opaque;

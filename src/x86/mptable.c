@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "guest_mem.h"
+#include "pci/pci.h"
 #include "x86/layout.h"
 #include "x86/mptable.h"
 
@@ -40,9 +41,9 @@
 #define MP_INT_NMI 1
 #define MP_INT_EXTINT 3
 #define MP_IRQ_FLAGS_CONFORMING 0 /* polarity and trigger as the bus defines */
+#define MP_IRQ_FLAGS_PCI_LEVEL_LOW 0x0f /* polarity 3 (low), trigger 3 (level) */
 #define MP_ALL_LAPICS 0xff
 
-#define ISA_BUS_ID 0
 #define ISA_IRQS 16
 #define ISA_IRQ_CASCADE 2 /* the slave 8259, not a device */
 #define PIT_IOAPIC_PIN 2 /* the PIT's output reaches IOAPIC pin 2, not 0 */
@@ -116,11 +117,14 @@ _Static_assert(sizeof(struct mp_bus) == 8, "MP bus entry is 8 bytes");
 _Static_assert(sizeof(struct mp_ioapic) == 8, "MP IOAPIC entry is 8 bytes");
 _Static_assert(sizeof(struct mp_interrupt) == 8, "MP interrupt entry is 8 bytes");
 
-/* Everything but the processor entries. */
+/* Everything but the processor entries, with the most PCI slots. */
 #define MPTABLE_FIXED_SIZE                                                      \
 	(sizeof(struct mp_floating_pointer) + sizeof(struct mp_config_header) + \
-	 sizeof(struct mp_bus) + sizeof(struct mp_ioapic) +                     \
-	 (NR_IO_INTERRUPTS + NR_LOCAL_INTERRUPTS) * sizeof(struct mp_interrupt))
+	 2 * sizeof(struct mp_bus) + sizeof(struct mp_ioapic) +                 \
+	 (NR_IO_INTERRUPTS + NR_LOCAL_INTERRUPTS + MPTABLE_MAX_PCI_SLOTS) *     \
+		 sizeof(struct mp_interrupt))
+
+_Static_assert(MPTABLE_MAX_PCI_SLOTS == PCI_MAX_SLOTS, "one entry per PCI slot");
 
 _Static_assert(MPTABLE_FIXED_SIZE + sizeof(struct mp_processor) <= MPTABLE_SPACE,
 	       "the EBDA holds an MP table for at least one CPU");
@@ -152,7 +156,8 @@ static void put(uint8_t *buf, size_t *off, const void *entry, size_t len)
 /* Processor, bus and IOAPIC entries; returns how many were appended. */
 static unsigned int put_devices(uint8_t *buf, size_t *off, unsigned int nr_cpus)
 {
-	struct mp_bus bus = { .type = MP_ENTRY_BUS, .bus_id = ISA_BUS_ID };
+	struct mp_bus pci = { .type = MP_ENTRY_BUS, .bus_id = MPTABLE_PCI_BUS_ID };
+	struct mp_bus isa = { .type = MP_ENTRY_BUS, .bus_id = MPTABLE_ISA_BUS_ID };
 	struct mp_ioapic ioapic = {
 		.type = MP_ENTRY_IOAPIC,
 		.id = MPTABLE_IOAPIC_ID(nr_cpus),
@@ -173,14 +178,18 @@ static unsigned int put_devices(uint8_t *buf, size_t *off, unsigned int nr_cpus)
 
 		put(buf, off, &p, sizeof(p));
 	}
-	memcpy(bus.bus_type, "ISA   ", sizeof(bus.bus_type));
-	put(buf, off, &bus, sizeof(bus));
+	/* Bus entries in id order, as the specification asks. */
+	memcpy(pci.bus_type, "PCI   ", sizeof(pci.bus_type));
+	memcpy(isa.bus_type, "ISA   ", sizeof(isa.bus_type));
+	put(buf, off, &pci, sizeof(pci));
+	put(buf, off, &isa, sizeof(isa));
 	put(buf, off, &ioapic, sizeof(ioapic));
-	return nr_cpus + 2;
+	return nr_cpus + 3;
 }
 
-/* ISA IRQ routing to the IOAPIC and the LAPICs' LINT pins. */
-static unsigned int put_interrupts(uint8_t *buf, size_t *off, unsigned int nr_cpus)
+/* ISA IRQ and PCI INTA# routing to the IOAPIC, and the LAPICs' LINT pins. */
+static unsigned int put_interrupts(uint8_t *buf, size_t *off, unsigned int nr_cpus,
+				   const unsigned int *pci_slots, unsigned int nr_pci_slots)
 {
 	static const struct {
 		uint8_t int_type;
@@ -193,7 +202,7 @@ static unsigned int put_interrupts(uint8_t *buf, size_t *off, unsigned int nr_cp
 			.type = MP_ENTRY_IO_INTERRUPT,
 			.int_type = MP_INT_INT,
 			.flags = MP_IRQ_FLAGS_CONFORMING,
-			.src_bus = ISA_BUS_ID,
+			.src_bus = MPTABLE_ISA_BUS_ID,
 			.src_irq = irq,
 			.dst_id = MPTABLE_IOAPIC_ID(nr_cpus),
 			.dst_pin = irq == 0 ? PIT_IOAPIC_PIN : irq,
@@ -204,12 +213,26 @@ static unsigned int put_interrupts(uint8_t *buf, size_t *off, unsigned int nr_cp
 		put(buf, off, &intr, sizeof(intr));
 		n++;
 	}
+	for (unsigned int i = 0; i < nr_pci_slots; i++) {
+		struct mp_interrupt intr = {
+			.type = MP_ENTRY_IO_INTERRUPT,
+			.int_type = MP_INT_INT,
+			.flags = MP_IRQ_FLAGS_PCI_LEVEL_LOW,
+			.src_bus = MPTABLE_PCI_BUS_ID,
+			.src_irq = pci_slots[i] << 2, /* device in 6:2, INTA# (0) in 1:0 */
+			.dst_id = MPTABLE_IOAPIC_ID(nr_cpus),
+			.dst_pin = PCI_INTX_GSI_BASE + pci_slots[i] % PCI_INTX_NR_GSIS,
+		};
+
+		put(buf, off, &intr, sizeof(intr));
+		n++;
+	}
 	for (unsigned int i = 0; i < NR_LOCAL_INTERRUPTS; i++) {
 		struct mp_interrupt intr = {
 			.type = MP_ENTRY_LOCAL_INTERRUPT,
 			.int_type = lints[i].int_type,
 			.flags = MP_IRQ_FLAGS_CONFORMING,
-			.src_bus = ISA_BUS_ID,
+			.src_bus = MPTABLE_ISA_BUS_ID,
 			.src_irq = 0,
 			.dst_id = MP_ALL_LAPICS,
 			.dst_pin = lints[i].lint,
@@ -221,7 +244,29 @@ static unsigned int put_interrupts(uint8_t *buf, size_t *off, unsigned int nr_cp
 	return n;
 }
 
-int mptable_write(const struct guest_mem *mem, unsigned int nr_cpus, struct error *err)
+static int check_pci_slots(const unsigned int *slots, unsigned int nr, struct error *err)
+{
+	uint32_t seen = 0;
+
+	if (nr > MPTABLE_MAX_PCI_SLOTS)
+		return error_set(err, -EINVAL, "MP table: %u PCI slots (at most %u)", nr,
+				 MPTABLE_MAX_PCI_SLOTS);
+	if (nr && !slots)
+		return error_set(err, -EINVAL, "MP table: no PCI slot list");
+	for (unsigned int i = 0; i < nr; i++) {
+		if (slots[i] >= PCI_MAX_SLOTS)
+			return error_set(err, -EINVAL, "MP table: PCI slot %u out of range",
+					 slots[i]);
+		if (seen & (1u << slots[i]))
+			return error_set(err, -EINVAL, "MP table: PCI slot %u listed twice",
+					 slots[i]);
+		seen |= 1u << slots[i];
+	}
+	return 0;
+}
+
+int mptable_write(const struct guest_mem *mem, unsigned int nr_cpus, const unsigned int *pci_slots,
+		  unsigned int nr_pci_slots, struct error *err)
 {
 	const size_t table_off = sizeof(struct mp_floating_pointer);
 	struct mp_floating_pointer fp = { 0 };
@@ -239,11 +284,14 @@ int mptable_write(const struct guest_mem *mem, unsigned int nr_cpus, struct erro
 		return error_set(err, -ENOSPC,
 				 "MP table: %u CPUs do not fit in the 1 KiB EBDA (at most %u)",
 				 nr_cpus, mptable_max_cpus());
+	ret = check_pci_slots(pci_slots, nr_pci_slots, err);
+	if (ret)
+		return ret;
 
 	memset(buf, 0, sizeof(buf));
 	off = table_off + sizeof(hdr);
 	entries = put_devices(buf, &off, nr_cpus);
-	entries += put_interrupts(buf, &off, nr_cpus);
+	entries += put_interrupts(buf, &off, nr_cpus, pci_slots, nr_pci_slots);
 
 	memcpy(hdr.signature, "PCMP", sizeof(hdr.signature));
 	hdr.length = off - table_off;

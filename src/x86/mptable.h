@@ -15,15 +15,27 @@ struct error;
 /* The IOAPIC's MP id: one past the last CPU's APIC id. */
 #define MPTABLE_IOAPIC_ID(nr_cpus) (nr_cpus)
 
+/* MP bus ids: Linux matches a PCI interrupt entry's bus id against the PCI
+ * bus number, so the PCI root bus must be bus 0. */
+#define MPTABLE_PCI_BUS_ID 0
+#define MPTABLE_ISA_BUS_ID 1
+
+/* PCI slots the table always has room for (one INTA# entry each). */
+#define MPTABLE_MAX_PCI_SLOTS 32
+
 /*
  * Write the tables for @nr_cpus CPUs (APIC ids 0..nr_cpus-1, CPU 0 the BSP),
- * one ISA bus, the IOAPIC at LAYOUT_IOAPIC_BASE with ISA IRQs 0-15 routed
- * (IRQ 0 to pin 2, as the PIT is wired), LINT0 ExtINT and LINT1 NMI.
- * Returns 0, or -ENOSPC if the tables would not fit in the EBDA.
+ * a PCI bus and an ISA bus, the IOAPIC at LAYOUT_IOAPIC_BASE with ISA IRQs
+ * 0-15 routed (IRQ 0 to pin 2, as the PIT is wired), LINT0 ExtINT and LINT1
+ * NMI, and INTA# of each of the @nr_pci_slots PCI slots in @pci_slots to
+ * IOAPIC pin PCI_INTX_GSI_BASE + slot % PCI_INTX_NR_GSIS (level, active low).
+ * Returns 0, -EINVAL (bad slot number, duplicate slot, more than
+ * MPTABLE_MAX_PCI_SLOTS), or -ENOSPC if the tables would not fit in the EBDA.
  */
-int mptable_write(const struct guest_mem *mem, unsigned int nr_cpus, struct error *err);
+int mptable_write(const struct guest_mem *mem, unsigned int nr_cpus, const unsigned int *pci_slots,
+		  unsigned int nr_pci_slots, struct error *err);
 
-/* Largest CPU count whose table fits in the EBDA. */
+/* Largest CPU count whose table fits in the EBDA with MPTABLE_MAX_PCI_SLOTS. */
 unsigned int mptable_max_cpus(void);
 
 #endif

@@ -26,6 +26,8 @@
 #define SMALL_ENTRY_SIZE 8
 #define NR_IO_INTS 15
 #define NR_LOCAL_INTS 2
+#define NR_BUSES 2 /* PCI (id 0) and ISA (id 1) */
+#define MAX_PCI_SLOTS 32
 
 struct ram {
 	uint8_t *buf;
@@ -73,10 +75,11 @@ static void assert_untouched(const struct ram *r, uint64_t from, uint64_t to)
 
 /* What a guest would learn from the tables. */
 struct parsed {
-	unsigned int cpus, bsps, buses, ioapics, io_ints, local_ints;
+	unsigned int cpus, bsps, buses, ioapics, io_ints, local_ints, pci_ints;
 	int bsp_id;
 	int ioapic_id;
 	int irq_pin[16]; /* -1: no entry */
+	int pci_pin[MAX_PCI_SLOTS]; /* INTA# of each slot; -1: no entry */
 	int lint_type[2]; /* -1: no entry */
 };
 
@@ -90,6 +93,8 @@ static struct parsed parse(const struct ram *r)
 
 	for (int i = 0; i < 16; i++)
 		p.irq_pin[i] = -1;
+	for (int i = 0; i < MAX_PCI_SLOTS; i++)
+		p.pci_pin[i] = -1;
 	p.lint_type[0] = p.lint_type[1] = -1;
 
 	assert_memory_equal(fp, "_MP_", 4);
@@ -131,8 +136,9 @@ static struct parsed parse(const struct ram *r)
 			e += PROC_SIZE;
 			break;
 		case 1:
-			assert_int_equal(e[1], 0);
-			assert_memory_equal(e + 2, "ISA   ", 6);
+			/* Ids in order: the PCI root bus must be 0 for Linux. */
+			assert_int_equal(e[1], p.buses);
+			assert_memory_equal(e + 2, p.buses == 0 ? "PCI   " : "ISA   ", 6);
 			p.buses++;
 			e += SMALL_ENTRY_SIZE;
 			break;
@@ -146,11 +152,22 @@ static struct parsed parse(const struct ram *r)
 			break;
 		case 3:
 			assert_int_equal(e[1], 0); /* INT */
+			assert_int_equal(e[6], p.ioapic_id); /* follows the IOAPIC entry */
+			if (e[4] == 0) {
+				/* PCI: level, active low; device in 6:2, INTA#. */
+				assert_int_equal(rd16(e + 2), 0x0f);
+				assert_int_equal(e[5] & 3, 0);
+				assert_true(e[5] >> 2 < MAX_PCI_SLOTS);
+				assert_int_equal(p.pci_pin[e[5] >> 2], -1);
+				p.pci_pin[e[5] >> 2] = e[7];
+				p.pci_ints++;
+				e += SMALL_ENTRY_SIZE;
+				break;
+			}
 			assert_int_equal(rd16(e + 2), 0); /* conforming */
-			assert_int_equal(e[4], 0); /* ISA bus */
+			assert_int_equal(e[4], 1); /* ISA bus */
 			assert_true(e[5] < 16);
 			assert_int_equal(p.irq_pin[e[5]], -1); /* once per IRQ */
-			assert_int_equal(e[6], p.ioapic_id); /* follows the IOAPIC entry */
 			p.irq_pin[e[5]] = e[7];
 			p.io_ints++;
 			e += SMALL_ENTRY_SIZE;
@@ -170,13 +187,14 @@ static struct parsed parse(const struct ram *r)
 	return p;
 }
 
-static void check_tables(unsigned int nr_cpus)
+static struct parsed check_tables_slots(unsigned int nr_cpus, const unsigned int *slots,
+					unsigned int nr_slots)
 {
 	struct ram r = ram_new(RAM_SIZE);
 	struct error err = { 0 };
 	struct parsed p;
 
-	assert_int_equal(mptable_write(&r.mem, nr_cpus, &err), 0);
+	assert_int_equal(mptable_write(&r.mem, nr_cpus, slots, nr_slots, &err), 0);
 	assert_int_equal(err.code, 0);
 	assert_untouched(&r, 0, EBDA_START);
 	assert_untouched(&r, EBDA_END, r.size);
@@ -185,7 +203,8 @@ static void check_tables(unsigned int nr_cpus)
 	assert_int_equal(p.cpus, nr_cpus);
 	assert_int_equal(p.bsps, 1);
 	assert_int_equal(p.bsp_id, 0);
-	assert_int_equal(p.buses, 1);
+	assert_int_equal(p.buses, NR_BUSES);
+	assert_int_equal(p.pci_ints, nr_slots);
 	assert_int_equal(p.ioapics, 1);
 	assert_int_equal(p.ioapic_id, MPTABLE_IOAPIC_ID(nr_cpus));
 	assert_int_equal(p.ioapic_id, nr_cpus);
@@ -201,6 +220,12 @@ static void check_tables(unsigned int nr_cpus)
 	assert_int_equal(p.lint_type[0], 3); /* ExtINT */
 	assert_int_equal(p.lint_type[1], 1); /* NMI */
 	free(r.buf);
+	return p;
+}
+
+static void check_tables(unsigned int nr_cpus)
+{
+	check_tables_slots(nr_cpus, NULL, 0);
 }
 
 static void test_one_cpu(void **state)
@@ -223,11 +248,12 @@ static void test_max_cpus(void **state)
 
 static void test_max_cpus_value(void **state)
 {
-	unsigned int fixed = FP_SIZE + HDR_SIZE + 2 * SMALL_ENTRY_SIZE +
-			     (NR_IO_INTS + NR_LOCAL_INTS) * SMALL_ENTRY_SIZE;
+	unsigned int fixed = FP_SIZE + HDR_SIZE + (NR_BUSES + 1) * SMALL_ENTRY_SIZE +
+			     (NR_IO_INTS + NR_LOCAL_INTS + MAX_PCI_SLOTS) * SMALL_ENTRY_SIZE;
 
 	(void)state;
-	/* Everything that does not depend on the CPU count, then 20 bytes per CPU. */
+	/* Everything that does not depend on the CPU count (with every PCI
+	 * slot), then 20 bytes per CPU. */
 	assert_int_equal(mptable_max_cpus(), (EBDA_END - EBDA_START - fixed) / PROC_SIZE);
 	assert_true(mptable_max_cpus() >= 2);
 }
@@ -236,14 +262,18 @@ static void test_max_cpus_value(void **state)
 static void test_rewrite(void **state)
 {
 	struct ram r = ram_new(RAM_SIZE);
+	unsigned int slots[MAX_PCI_SLOTS];
 	struct parsed p;
 
 	(void)state;
-	assert_int_equal(mptable_write(&r.mem, mptable_max_cpus(), NULL), 0);
-	assert_int_equal(mptable_write(&r.mem, 1, NULL), 0);
+	for (unsigned int i = 0; i < MAX_PCI_SLOTS; i++)
+		slots[i] = i;
+	assert_int_equal(mptable_write(&r.mem, mptable_max_cpus(), slots, MAX_PCI_SLOTS, NULL), 0);
+	assert_int_equal(mptable_write(&r.mem, 1, NULL, 0, NULL), 0);
 	p = parse(&r);
 	assert_int_equal(p.cpus, 1);
-	for (uint32_t a = EBDA_START + FP_SIZE + HDR_SIZE + PROC_SIZE + 19 * SMALL_ENTRY_SIZE;
+	assert_int_equal(p.pci_ints, 0);
+	for (uint32_t a = EBDA_START + FP_SIZE + HDR_SIZE + PROC_SIZE + 20 * SMALL_ENTRY_SIZE;
 	     a < EBDA_END; a++)
 		assert_int_equal(r.buf[a], 0);
 	free(r.buf);
@@ -258,14 +288,14 @@ static void test_too_many_cpus(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(too_many) / sizeof(too_many[0]); i++) {
 		memset(&err, 0, sizeof(err));
-		assert_int_equal(mptable_write(&r.mem, too_many[i], &err), -ENOSPC);
+		assert_int_equal(mptable_write(&r.mem, too_many[i], NULL, 0, &err), -ENOSPC);
 		assert_int_equal(err.code, -ENOSPC);
 		assert_non_null(strstr(err.msg, "CPUs"));
 		assert_null(strchr(err.msg, '\n'));
 	}
 	assert_untouched(&r, 0, r.size);
 	/* A NULL error is allowed. */
-	assert_int_equal(mptable_write(&r.mem, too_many[0], NULL), -ENOSPC);
+	assert_int_equal(mptable_write(&r.mem, too_many[0], NULL, 0, NULL), -ENOSPC);
 	free(r.buf);
 }
 
@@ -275,9 +305,9 @@ static void test_zero_cpus(void **state)
 	struct error err = { 0 };
 
 	(void)state;
-	assert_int_equal(mptable_write(&r.mem, 0, &err), -EINVAL);
+	assert_int_equal(mptable_write(&r.mem, 0, NULL, 0, &err), -EINVAL);
 	assert_int_equal(err.code, -EINVAL);
-	assert_int_equal(mptable_write(NULL, 1, &err), -EINVAL);
+	assert_int_equal(mptable_write(NULL, 1, NULL, 0, &err), -EINVAL);
 	assert_untouched(&r, 0, r.size);
 	free(r.buf);
 }
@@ -291,7 +321,7 @@ static void test_ram_too_small(void **state)
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct ram r = ram_new(sizes[i]);
 		struct error err = { 0 };
-		int ret = mptable_write(&r.mem, 2, &err);
+		int ret = mptable_write(&r.mem, 2, NULL, 0, &err);
 
 		assert_true(ret < 0);
 		assert_int_equal(err.code, ret);
@@ -307,20 +337,87 @@ static void test_ram_exactly_640k(void **state)
 	struct ram r = ram_new(EBDA_END);
 
 	(void)state;
-	assert_int_equal(mptable_write(&r.mem, 4, NULL), 0);
+	assert_int_equal(mptable_write(&r.mem, 4, NULL, 0, NULL), 0);
 	assert_int_equal(parse(&r).cpus, 4);
 	assert_untouched(&r, 0, EBDA_START);
+	free(r.buf);
+}
+
+/* INTA# of slot s reaches IOAPIC pin 16 + s % 8; slots 1 and 9 share one. */
+static void test_pci_slots(void **state)
+{
+	static const unsigned int slots[] = { 1, 2, 9, 31 };
+	struct parsed p;
+
+	(void)state;
+	p = check_tables_slots(2, slots, 4);
+	assert_int_equal(p.pci_pin[1], 17);
+	assert_int_equal(p.pci_pin[2], 18);
+	assert_int_equal(p.pci_pin[9], 17);
+	assert_int_equal(p.pci_pin[31], 23);
+	assert_int_equal(p.pci_pin[0], -1);
+	assert_int_equal(p.pci_pin[3], -1);
+}
+
+/* The largest table: every CPU and every slot still fits the EBDA. */
+static void test_max_cpus_all_slots(void **state)
+{
+	unsigned int slots[MAX_PCI_SLOTS];
+	struct parsed p;
+
+	(void)state;
+	for (unsigned int i = 0; i < MAX_PCI_SLOTS; i++)
+		slots[i] = MAX_PCI_SLOTS - 1 - i;
+	p = check_tables_slots(mptable_max_cpus(), slots, MAX_PCI_SLOTS);
+	for (unsigned int i = 0; i < MAX_PCI_SLOTS; i++)
+		assert_int_equal(p.pci_pin[i], 16 + i % 8);
+}
+
+static void test_bad_pci_slots(void **state)
+{
+	static const unsigned int out_of_range[] = { 3, 32 };
+	static const unsigned int huge[] = { UINT32_MAX };
+	static const unsigned int twice[] = { 4, 5, 4 };
+	unsigned int many[MAX_PCI_SLOTS + 1] = { 0 };
+	struct ram r = ram_new(RAM_SIZE);
+	struct {
+		const unsigned int *slots;
+		unsigned int nr;
+	} cases[] = {
+		{ out_of_range, 2 },	     { huge, 1 }, { twice, 3 }, { NULL, 1 },
+		{ many, MAX_PCI_SLOTS + 1 },
+	};
+
+	(void)state;
+	for (unsigned int i = 0; i < MAX_PCI_SLOTS + 1; i++)
+		many[i] = i % MAX_PCI_SLOTS;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct error err = { 0 };
+
+		assert_int_equal(mptable_write(&r.mem, 1, cases[i].slots, cases[i].nr, &err),
+				 -EINVAL);
+		assert_int_equal(err.code, -EINVAL);
+		assert_non_null(strstr(err.msg, "PCI"));
+	}
+	assert_untouched(&r, 0, r.size);
 	free(r.buf);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_one_cpu),		 cmocka_unit_test(test_two_cpus),
-		cmocka_unit_test(test_max_cpus),	 cmocka_unit_test(test_max_cpus_value),
-		cmocka_unit_test(test_rewrite),		 cmocka_unit_test(test_too_many_cpus),
-		cmocka_unit_test(test_zero_cpus),	 cmocka_unit_test(test_ram_too_small),
+		cmocka_unit_test(test_one_cpu),
+		cmocka_unit_test(test_two_cpus),
+		cmocka_unit_test(test_max_cpus),
+		cmocka_unit_test(test_max_cpus_value),
+		cmocka_unit_test(test_rewrite),
+		cmocka_unit_test(test_too_many_cpus),
+		cmocka_unit_test(test_zero_cpus),
+		cmocka_unit_test(test_ram_too_small),
 		cmocka_unit_test(test_ram_exactly_640k),
+		cmocka_unit_test(test_pci_slots),
+		cmocka_unit_test(test_max_cpus_all_slots),
+		cmocka_unit_test(test_bad_pci_slots),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

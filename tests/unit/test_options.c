@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -75,13 +77,88 @@ static void test_uint(void **state)
 	assert_int_equal(parse_uint("99999999999999999999999", 1, 254, &v), -ERANGE);
 }
 
+static void test_disk_defaults(void **state)
+{
+	struct error err = { 0 };
+	struct virtio_blk_opts d;
+
+	assert_int_equal(parse_disk_option("/tmp/a.img", &d, &err), 0);
+	assert_string_equal(d.path, "/tmp/a.img");
+	assert_false(d.ro);
+	assert_int_equal(d.cache, BLOCK_CACHE_WRITEBACK);
+	assert_int_equal(d.aio, BLOCK_AIO_IO_URING);
+	assert_null(d.serial);
+	free((void *)d.path);
+}
+
+static void test_disk_all_options(void **state)
+{
+	struct error err = { 0 };
+	struct virtio_blk_opts d;
+
+	assert_int_equal(parse_disk_option("img,ro,cache=none,serial=ABCDEFGHIJ0123456789,aio=sync",
+					   &d, &err),
+			 0);
+	assert_string_equal(d.path, "img");
+	assert_true(d.ro);
+	assert_int_equal(d.cache, BLOCK_CACHE_NONE);
+	assert_int_equal(d.aio, BLOCK_AIO_SYNC);
+	assert_string_equal(d.serial, "ABCDEFGHIJ0123456789");
+	free((void *)d.path);
+
+	assert_int_equal(
+		parse_disk_option("/dev/vdb,aio=io_uring,cache=writeback,serial=", &d, &err), 0);
+	assert_string_equal(d.path, "/dev/vdb");
+	assert_false(d.ro);
+	assert_int_equal(d.cache, BLOCK_CACHE_WRITEBACK);
+	assert_int_equal(d.aio, BLOCK_AIO_IO_URING);
+	assert_string_equal(d.serial, "");
+	free((void *)d.path);
+}
+
+static void test_disk_bad(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *msg; /* a part of the one-line error */
+	} bad[] = {
+		{ "", "empty path" },
+		{ ",ro", "empty path" },
+		{ "img,rw", "unknown option 'rw'" },
+		{ "img,", "unknown option ''" },
+		{ "img,,ro", "unknown option ''" },
+		{ "img,format=raw", "unknown option 'format'" },
+		{ "img,cache=unsafe", "cache must be" },
+		{ "img,cache", "cache must be" },
+		{ "img,aio=native", "aio must be" },
+		{ "img,ro=on", "takes no value" },
+		{ "img,serial", "needs a value" },
+		{ "img,serial=ABCDEFGHIJ0123456789X", "longer than 20 bytes" },
+		{ "img,serial=a\tb", "printable" },
+		{ "img,ro,ro", "given twice" },
+		{ "img,cache=none,cache=writeback", "given twice" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct error err = { 0 };
+		struct virtio_blk_opts d;
+
+		assert_int_equal(parse_disk_option(bad[i].in, &d, &err), -EINVAL);
+		assert_int_equal(err.code, -EINVAL);
+		assert_non_null(strstr(err.msg, bad[i].msg));
+		assert_null(strchr(err.msg, '\n'));
+		assert_null(d.path);
+		assert_null(d.serial);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_bad_sizes),
-		cmocka_unit_test(test_size_overflow),
-		cmocka_unit_test(test_uint),
+		cmocka_unit_test(test_sizes),	      cmocka_unit_test(test_bad_sizes),
+		cmocka_unit_test(test_size_overflow), cmocka_unit_test(test_uint),
+		cmocka_unit_test(test_disk_defaults), cmocka_unit_test(test_disk_all_options),
+		cmocka_unit_test(test_disk_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
