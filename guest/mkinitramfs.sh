@@ -21,7 +21,7 @@ prog=${0##*/}
 wanted_modules=(
 	virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
 	virtio_blk virtio_net virtio_console virtio-rng
-	ext4
+	ext4 crc32c_generic
 )
 
 die() {
