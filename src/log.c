@@ -12,7 +12,8 @@ void log_ratelimited(struct ratelimit *rl, const char *fmt, ...)
 
 	if (now - rl->window_start_ns >= RATELIMIT_INTERVAL_NS) {
 		if (rl->suppressed)
-			fprintf(stderr, "kvmini: (%u similar messages suppressed)\n", rl->suppressed);
+			fprintf(stderr, "kvmini: (%u similar messages suppressed)\n",
+				rl->suppressed);
 		rl->window_start_ns = now;
 		rl->printed = 0;
 		rl->suppressed = 0;

@@ -19,6 +19,7 @@ struct ratelimit {
 #define RATELIMIT_INTERVAL_NS 5000000000ULL
 
 /* Print "kvmini: <msg>" on stderr unless @rl has used up its burst. */
-void log_ratelimited(struct ratelimit *rl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_ratelimited(struct ratelimit *rl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #endif

@@ -21,8 +21,8 @@ static unsigned int default_routes(struct kvm_irq_routing_entry *e)
 			e[n++] = (struct kvm_irq_routing_entry){
 				.gsi = gsi,
 				.type = KVM_IRQ_ROUTING_IRQCHIP,
-				.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
-							 KVM_IRQCHIP_PIC_SLAVE,
+				.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+						       : KVM_IRQCHIP_PIC_SLAVE,
 					       gsi % 8 },
 			};
 		}

@@ -10,7 +10,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "backends/block.h"
@@ -399,6 +401,13 @@ int block_write_zeroes(struct block_dev *bd, uint64_t offset, uint64_t len, bool
 	return write_zeroes_by_hand(bd, offset, len);
 }
 
+static bool memory_backed(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+}
+
 /* The smallest length O_DIRECT accepts, probed by reading the first block. */
 static uint32_t probe_direct_alignment(int fd)
 {
@@ -520,7 +529,9 @@ int block_open(struct block_dev **out, const struct block_opts *o, struct event_
 		/* Filesystems without locks (some network ones): go on unlocked. */
 	}
 
-	bd->aio = o->aio;
+	bd->aio = o->aio == BLOCK_AIO_AUTO
+			  ? (memory_backed(bd->fd) ? BLOCK_AIO_SYNC : BLOCK_AIO_IO_URING)
+			  : o->aio;
 	if (bd->aio == BLOCK_AIO_IO_URING &&
 	    (!loop || setup_uring(bd, o->queue_depth ? o->queue_depth : BLOCK_DEFAULT_DEPTH)))
 		bd->aio = BLOCK_AIO_SYNC; /* ENOSYS, EPERM (io_uring_disabled)... */

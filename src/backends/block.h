@@ -25,6 +25,11 @@ enum block_cache {
 };
 
 enum block_aio {
+	/* io_uring, except for memory-backed files (tmpfs, ramfs): there every
+	 * request is a memory copy that never blocks, and io_uring would hand
+	 * each one to a worker thread (tmpfs has no non-blocking reads on the
+	 * kernels we run on), so they are served inline like BLOCK_AIO_SYNC. */
+	BLOCK_AIO_AUTO,
 	BLOCK_AIO_IO_URING,
 	BLOCK_AIO_SYNC, /* preadv/pwritev inline on the calling thread */
 };

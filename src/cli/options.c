@@ -99,12 +99,15 @@ static int disk_option(char *opt, struct virtio_blk_opts *o, unsigned int *seen,
 					 val ? val : "");
 	} else if (!strcmp(opt, "aio")) {
 		bit = SEEN_AIO;
-		if (val && !strcmp(val, "io_uring"))
+		if (val && !strcmp(val, "auto"))
+			o->aio = BLOCK_AIO_AUTO;
+		else if (val && !strcmp(val, "io_uring"))
 			o->aio = BLOCK_AIO_IO_URING;
 		else if (val && !strcmp(val, "sync"))
 			o->aio = BLOCK_AIO_SYNC;
 		else
-			return error_set(err, -EINVAL, "aio must be 'io_uring' or 'sync', not '%s'",
+			return error_set(err, -EINVAL,
+					 "aio must be 'auto', 'io_uring' or 'sync', not '%s'",
 					 val ? val : "");
 	} else if (!strcmp(opt, "serial")) {
 		bit = SEEN_SERIAL;
@@ -141,7 +144,7 @@ int parse_disk_option(const char *s, struct virtio_blk_opts *o, struct error *er
 	if (!buf)
 		return error_set(err, -ENOMEM, "out of memory");
 	o->cache = BLOCK_CACHE_WRITEBACK;
-	o->aio = BLOCK_AIO_IO_URING;
+	o->aio = BLOCK_AIO_AUTO;
 	next = strchr(buf, ',');
 	while (next) {
 		*next++ = '\0';

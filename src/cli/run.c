@@ -62,7 +62,7 @@ static void run_usage(FILE *f)
 		"  -p, --cpus N          number of vCPUs (default 1)\n"
 		"  -d, --disk SPEC       a virtio-blk disk (repeatable, /dev/vda, vdb...):\n"
 		"                        PATH[,ro][,cache=none|writeback][,serial=STR]\n"
-		"                        [,aio=io_uring|sync]; a raw image or block device\n"
+		"                        [,aio=auto|io_uring|sync]; a raw image or block device\n"
 		"      --rng, --no-rng   a virtio-rng device fed by getrandom() (default on)\n"
 		"      --console serial|virtio\n"
 		"                        the guest console: the 16550 UART (ttyS0, default) or\n"

@@ -24,8 +24,8 @@ static void deliver_input(struct virtio_console *vc)
 		return;
 	pthread_mutex_lock(&vc->lock);
 	while (vc->in_len && (r = virtq_pop(vq, &elem)) == 1) {
-		size_t n = iov_from_buf(elem.iov + elem.nr_out, elem.nr_in, 0, vc->inbuf,
-					vc->in_len);
+		size_t n =
+			iov_from_buf(elem.iov + elem.nr_out, elem.nr_in, 0, vc->inbuf, vc->in_len);
 
 		memmove(vc->inbuf, vc->inbuf + n, vc->in_len - n);
 		vc->in_len -= n;

@@ -212,8 +212,8 @@ static void reset_transport(struct virtio_pci *vpci)
 
 static struct virtio_pci_queue *selected_queue(struct virtio_pci *vpci)
 {
-	return vpci->queue_select < vpci->vdev->nr_queues ? &vpci->queues[vpci->queue_select] :
-							     NULL;
+	return vpci->queue_select < vpci->vdev->nr_queues ? &vpci->queues[vpci->queue_select]
+							  : NULL;
 }
 
 static uint64_t common_read(struct virtio_pci *vpci, uint32_t reg)
@@ -229,10 +229,10 @@ static uint64_t common_read(struct virtio_pci *vpci, uint32_t reg)
 	case VIRTIO_PCI_GFSELECT:
 		return vpci->driver_feature_select;
 	case VIRTIO_PCI_GF:
-		return vpci->driver_feature_select < 2 ?
-			       (uint32_t)(vdev->driver_features >>
-					  (32 * vpci->driver_feature_select)) :
-			       0;
+		return vpci->driver_feature_select < 2
+			       ? (uint32_t)(vdev->driver_features >>
+					    (32 * vpci->driver_feature_select))
+			       : 0;
 	case VIRTIO_PCI_MSIX_CONFIG:
 		return vpci->config_msix_vector;
 	case VIRTIO_PCI_NUM_QUEUES:
@@ -538,8 +538,8 @@ int virtio_pci_init(struct virtio_pci *vpci, struct virtio_dev *vdev,
 	if (!ret && vdev->config_size &&
 	    add_vcap(vpci, CAP_DEVICE, VIRTIO_PCI_DEVICE_OFF, vdev->config_size) < 0)
 		ret = -ENOSPC;
-	if (!ret && add_vcap(vpci, CAP_NOTIFY, VIRTIO_PCI_NOTIFY_OFF,
-			     nq * VIRTIO_PCI_NOTIFY_MULT) < 0)
+	if (!ret &&
+	    add_vcap(vpci, CAP_NOTIFY, VIRTIO_PCI_NOTIFY_OFF, nq * VIRTIO_PCI_NOTIFY_MULT) < 0)
 		ret = -ENOSPC;
 	if (!ret)
 		ret = msix_init(&vpci->msix, &vpci->pci, vpci->nr_vectors, 0, msix_table_off(vpci),

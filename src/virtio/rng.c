@@ -57,7 +57,8 @@ static void rng_queue_notify(struct virtio_dev *vdev, unsigned int q)
 			uint32_t len = 0;
 
 			if (elem.nr_out)
-				virtio_dev_warn(vdev, "request with a device-readable buffer; failed");
+				virtio_dev_warn(vdev,
+						"request with a device-readable buffer; failed");
 			else
 				len = fill(rng, &elem);
 			virtq_push(vq, elem.head, len);

@@ -7,7 +7,7 @@
 
 #include "virtio/virtio.h"
 
-#define TRANSPORT_FEATURES \
+#define TRANSPORT_FEATURES                                                     \
 	(VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) | \
 	 VIRTIO_BIT(VIRTIO_F_EVENT_IDX))
 
@@ -210,8 +210,8 @@ void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t status)
 	}
 }
 
-int virtio_dev_enable_queue(struct virtio_dev *vdev, unsigned int q, uint16_t size,
-			    uint64_t desc, uint64_t avail, uint64_t used)
+int virtio_dev_enable_queue(struct virtio_dev *vdev, unsigned int q, uint16_t size, uint64_t desc,
+			    uint64_t avail, uint64_t used)
 {
 	int ret;
 
@@ -226,9 +226,11 @@ int virtio_dev_enable_queue(struct virtio_dev *vdev, unsigned int q, uint16_t si
 			 virtio_dev_has_feature(vdev, VIRTIO_F_EVENT_IDX),
 			 virtio_dev_has_feature(vdev, VIRTIO_F_INDIRECT_DESC));
 	if (ret)
-		virtio_dev_fail(vdev, "queue %u: bad ring (size %u, desc 0x%llx, avail 0x%llx, used 0x%llx)",
-				q, size, (unsigned long long)desc, (unsigned long long)avail,
-				(unsigned long long)used);
+		virtio_dev_fail(
+			vdev,
+			"queue %u: bad ring (size %u, desc 0x%llx, avail 0x%llx, used 0x%llx)", q,
+			size, (unsigned long long)desc, (unsigned long long)avail,
+			(unsigned long long)used);
 	return ret;
 }
 

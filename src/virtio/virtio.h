@@ -49,8 +49,7 @@ struct virtio_dev_ops {
 	/* Device-specific configuration, little-endian; @offset + @len is
 	 * within config_size (the transport checks). Optional when
 	 * config_size is 0. */
-	void (*config_read)(struct virtio_dev *vdev, uint32_t offset, uint8_t *data,
-			    uint32_t len);
+	void (*config_read)(struct virtio_dev *vdev, uint32_t offset, uint8_t *data, uint32_t len);
 	void (*config_write)(struct virtio_dev *vdev, uint32_t offset, const uint8_t *data,
 			     uint32_t len);
 	/* DRIVER_OK was set: features are final and the enabled queues are
@@ -153,8 +152,8 @@ void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t status);
  * The driver enables queue @q with @size entries at the given addresses.
  * On a bad queue the device enters NEEDS_RESET. Returns 0 or -errno.
  */
-int virtio_dev_enable_queue(struct virtio_dev *vdev, unsigned int q, uint16_t size,
-			    uint64_t desc, uint64_t avail, uint64_t used);
+int virtio_dev_enable_queue(struct virtio_dev *vdev, unsigned int q, uint16_t size, uint64_t desc,
+			    uint64_t avail, uint64_t used);
 
 /* A kick of queue @q arrived (on the device's loop: ioeventfd handler). */
 void virtio_dev_kick(struct virtio_dev *vdev, unsigned int q);

@@ -184,8 +184,7 @@ int machine_pci_create(struct machine_pci *mp, struct vm *vm, const struct machi
 	return ret;
 }
 
-unsigned int machine_pci_slots(const struct machine_pci *mp, unsigned int *slots,
-			       unsigned int max)
+unsigned int machine_pci_slots(const struct machine_pci *mp, unsigned int *slots, unsigned int max)
 {
 	unsigned int n = 0;
 

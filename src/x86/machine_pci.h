@@ -54,8 +54,7 @@ int machine_pci_create(struct machine_pci *mp, struct vm *vm, const struct machi
 		       struct error *err);
 
 /* The PCI slots in use (for the MP table); returns how many. */
-unsigned int machine_pci_slots(const struct machine_pci *mp, unsigned int *slots,
-			       unsigned int max);
+unsigned int machine_pci_slots(const struct machine_pci *mp, unsigned int *slots, unsigned int max);
 
 /* Start the I/O threads. */
 int machine_pci_start(struct machine_pci *mp, struct error *err);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -434,6 +436,40 @@ static void test_open_errors(void **state)
 	assert_non_null(strstr(err.msg, "empty path"));
 }
 
+/* aio=auto: inline on memory-backed files, io_uring elsewhere. */
+static void test_auto_mode(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = { 0 };
+	struct block_dev *bd;
+	struct block_opts o = { .aio = BLOCK_AIO_AUTO };
+	char shm[] = "/dev/shm/kvmini-block-XXXXXX", disk[] = "kvmini-auto.img";
+	struct statfs sfs;
+	int fd;
+
+	fd = mkstemp(shm);
+	if (fd >= 0) {
+		assert_int_equal(ftruncate(fd, IMG_SIZE), 0);
+		assert_int_equal(fstatfs(fd, &sfs), 0);
+		close(fd);
+		o.path = shm;
+		assert_int_equal(block_open(&bd, &o, &f->loop, &err), 0);
+		if (sfs.f_type == TMPFS_MAGIC)
+			assert_int_equal(block_aio_mode(bd), BLOCK_AIO_SYNC);
+		block_close(bd);
+		unlink(shm);
+	}
+	/* The build directory is on a disk-backed filesystem here. */
+	make_image(disk, 0, IMG_SIZE);
+	assert_int_equal(statfs(disk, &sfs), 0);
+	o.path = disk;
+	assert_int_equal(block_open(&bd, &o, &f->loop, &err), 0);
+	if (sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC)
+		assert_int_equal(block_aio_mode(bd), BLOCK_AIO_IO_URING);
+	block_close(bd);
+	unlink(disk);
+}
+
 #define MODE_TESTS(name)                                                                   \
 	cmocka_unit_test_prestate_setup_teardown(name, setup, teardown, (void *)&sync_wb), \
 		cmocka_unit_test_prestate_setup_teardown(name, setup, teardown,            \
@@ -457,6 +493,8 @@ int main(void)
 		MODE_TESTS(test_read_only_file),
 		MODE_TESTS(test_lock_conflict),
 		MODE_TESTS(test_open_errors),
+		cmocka_unit_test_prestate_setup_teardown(test_auto_mode, setup, teardown,
+							 (void *)&uring_wb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,7 +86,7 @@ static void test_disk_defaults(void **state)
 	assert_string_equal(d.path, "/tmp/a.img");
 	assert_false(d.ro);
 	assert_int_equal(d.cache, BLOCK_CACHE_WRITEBACK);
-	assert_int_equal(d.aio, BLOCK_AIO_IO_URING);
+	assert_int_equal(d.aio, BLOCK_AIO_AUTO);
 	assert_null(d.serial);
 	free((void *)d.path);
 }
