@@ -21,7 +21,8 @@ int e820_build(const struct guest_mem *mem, struct e820_entry *out, int max)
 	int n = 0;
 
 	add(out, max, &n, 0, base_end, E820_RAM);
-	/* The MP table lives in the EBDA; the kernel must not reuse it as RAM. */
+	/* The EBDA stays reserved as on a PC; the MP table (LAYOUT_MPTABLE) lives in
+	 * the reserved BIOS area, so the kernel does not reuse it as RAM. */
 	add(out, max, &n, LAYOUT_EBDA, VGA_HOLE_START - LAYOUT_EBDA, E820_RESERVED);
 	add(out, max, &n, BIOS_AREA_START, LAYOUT_HIGH_START - BIOS_AREA_START, E820_RESERVED);
 	if (low_end > LAYOUT_HIGH_START)

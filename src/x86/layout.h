@@ -13,8 +13,10 @@
  *   0x00010000  probe guest code (kvmini check only)
  *   0x00020000  kernel command line (up to 64 KiB)
  *   0x00030000  Multiboot strings (module names, loader name)
- *   0x0009fc00  EBDA: MP floating pointer and MP table (1 KiB, reserved)
+ *   0x0009fc00  EBDA (1 KiB, reserved, left zero)
  *   0x000a0000  legacy VGA/ROM hole (reserved, not RAM in e820)
+ *   0x000f0000  BIOS area: MP floating pointer and MP table (16 KiB; the
+ *               whole 0xf0000-0xfffff is reserved in e820)
  *   0x00100000  kernels load at or above 1 MiB
  *   0xc0000000  32-bit hole for PCI MMIO, IOAPIC, LAPIC (RAM resumes at 4 GiB)
  */
@@ -37,6 +39,7 @@
 #define LAYOUT_MB_STRINGS_MAX 0x10000ULL
 #define LAYOUT_EBDA 0x9fc00ULL
 #define LAYOUT_LOW_RAM_END 0x9fc00ULL /* usable RAM below 640K ends here */
+#define LAYOUT_MPTABLE 0xf0000ULL /* Linux scans 0xf0000-0xfffff for "_MP_" */
 #define LAYOUT_HIGH_START 0x100000ULL /* 1 MiB */
 
 #define LAYOUT_PCI_HOLE_START 0xc0000000ULL

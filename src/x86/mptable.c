@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * MultiProcessor Specification 1.4: the floating pointer at the start of the
- * EBDA (where Linux scans, 639 KiB) and the configuration table right behind
- * it. The whole table is built in a local buffer, checksummed, and copied to
- * the guest in one guest_mem_write(), so a failure leaves guest RAM untouched.
+ * BIOS area (0xf0000, where Linux scans; the 1 KiB EBDA held too few CPUs)
+ * and the configuration table right behind it. The whole table is built in a
+ * local buffer, checksummed, and copied to the guest in one guest_mem_write(),
+ * so a failure leaves guest RAM untouched.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -16,9 +17,11 @@
 #include "x86/layout.h"
 #include "x86/mptable.h"
 
-/* The EBDA ends where the legacy VGA hole begins. */
-#define MPTABLE_END 0xa0000ULL
-#define MPTABLE_SPACE ((size_t)(MPTABLE_END - LAYOUT_EBDA))
+#define MPTABLE_SPACE ((size_t)0x4000)
+#define MPTABLE_END (LAYOUT_MPTABLE + MPTABLE_SPACE)
+
+_Static_assert(LAYOUT_MPTABLE % 16 == 0, "the floating pointer is 16-byte aligned");
+_Static_assert(MPTABLE_END <= LAYOUT_HIGH_START, "the MP table stays inside the BIOS area");
 
 #define MP_SPEC_REV 4
 #define MP_LAPIC_VERSION 0x14 /* integrated APIC, as KVM's LAPIC reports */
@@ -126,8 +129,8 @@ _Static_assert(sizeof(struct mp_interrupt) == 8, "MP interrupt entry is 8 bytes"
 
 _Static_assert(MPTABLE_MAX_PCI_SLOTS == PCI_MAX_SLOTS, "one entry per PCI slot");
 
-_Static_assert(MPTABLE_FIXED_SIZE + sizeof(struct mp_processor) <= MPTABLE_SPACE,
-	       "the EBDA holds an MP table for at least one CPU");
+_Static_assert(MPTABLE_FIXED_SIZE + 0xfe * sizeof(struct mp_processor) <= MPTABLE_SPACE,
+	       "the MP table space holds every CPU an 8-bit APIC id can name");
 
 unsigned int mptable_max_cpus(void)
 {
@@ -282,7 +285,7 @@ int mptable_write(const struct guest_mem *mem, unsigned int nr_cpus, const unsig
 		return error_set(err, -EINVAL, "MP table: need at least one CPU");
 	if (nr_cpus > mptable_max_cpus())
 		return error_set(err, -ENOSPC,
-				 "MP table: %u CPUs do not fit in the 1 KiB EBDA (at most %u)",
+				 "MP table: %u CPUs do not fit (at most %u: APIC ids are 8 bits)",
 				 nr_cpus, mptable_max_cpus());
 	ret = check_pci_slots(pci_slots, nr_pci_slots, err);
 	if (ret)
@@ -305,18 +308,18 @@ int mptable_write(const struct guest_mem *mem, unsigned int nr_cpus, const unsig
 		checksum(buf + table_off, hdr.length);
 
 	memcpy(fp.signature, "_MP_", sizeof(fp.signature));
-	fp.config_table = (uint32_t)(LAYOUT_EBDA + table_off);
+	fp.config_table = (uint32_t)(LAYOUT_MPTABLE + table_off);
 	fp.length = sizeof(fp) / 16;
 	fp.spec_rev = MP_SPEC_REV;
 	/* Feature bytes all zero: the table is present, no IMCR (virtual wire mode). */
 	fp.checksum = checksum((const uint8_t *)&fp, sizeof(fp));
 	memcpy(buf, &fp, sizeof(fp));
 
-	/* The whole EBDA, so no stale bytes from an earlier boot stay behind. */
-	ret = guest_mem_write(mem, LAYOUT_EBDA, buf, sizeof(buf));
+	/* The whole region, so no stale bytes from an earlier boot stay behind. */
+	ret = guest_mem_write(mem, LAYOUT_MPTABLE, buf, sizeof(buf));
 	if (ret)
-		return error_set(err, ret,
-				 "MP table: guest RAM does not cover the EBDA at 0x%llx-0x%llx",
-				 (unsigned long long)LAYOUT_EBDA, (unsigned long long)MPTABLE_END);
+		return error_set(err, ret, "MP table: guest RAM does not cover 0x%llx-0x%llx",
+				 (unsigned long long)LAYOUT_MPTABLE,
+				 (unsigned long long)MPTABLE_END);
 	return 0;
 }

@@ -2,7 +2,7 @@
 /*
  * Intel MultiProcessor Specification 1.4 tables, so a guest without ACPI
  * finds its CPUs, the IOAPIC and how ISA interrupts are wired: the floating
- * pointer and configuration table live in the EBDA (LAYOUT_EBDA).
+ * pointer and configuration table live in the BIOS area (LAYOUT_MPTABLE).
  */
 #ifndef KVMINI_X86_MPTABLE_H
 #define KVMINI_X86_MPTABLE_H
@@ -30,12 +30,14 @@ struct error;
  * NMI, and INTA# of each of the @nr_pci_slots PCI slots in @pci_slots to
  * IOAPIC pin PCI_INTX_GSI_BASE + slot % PCI_INTX_NR_GSIS (level, active low).
  * Returns 0, -EINVAL (bad slot number, duplicate slot, more than
- * MPTABLE_MAX_PCI_SLOTS), or -ENOSPC if the tables would not fit in the EBDA.
+ * MPTABLE_MAX_PCI_SLOTS), or -ENOSPC for more than mptable_max_cpus() CPUs.
+ * Guest RAM is left untouched on any failure.
  */
 int mptable_write(const struct guest_mem *mem, unsigned int nr_cpus, const unsigned int *pci_slots,
 		  unsigned int nr_pci_slots, struct error *err);
 
-/* Largest CPU count whose table fits in the EBDA with MPTABLE_MAX_PCI_SLOTS. */
+/* Largest CPU count the table describes (with MPTABLE_MAX_PCI_SLOTS): 254,
+ * as APIC ids are bytes, 0xff means "all" and the IOAPIC takes one. */
 unsigned int mptable_max_cpus(void);
 
 #endif

@@ -14,9 +14,11 @@
 #include "x86/layout.h"
 #include "x86/mptable.h"
 
-#define EBDA_START 0x9fc00u
-#define EBDA_END 0xa0000u
+/* The tables' 16 KiB at the start of the BIOS area, where Linux scans. */
+#define REGION_START 0xf0000u
+#define REGION_END 0xf4000u
 #define RAM_SIZE (1u << 20)
+#define MAX_APIC_CPUS 254 /* 8-bit ids, 0xff is "all", the IOAPIC takes one */
 #define POISON 0xa5
 
 /* Sizes and field offsets straight from the MP specification 1.4. */
@@ -83,13 +85,44 @@ struct parsed {
 	int lint_type[2]; /* -1: no entry */
 };
 
+/* Linux's floating pointer check: signature, one paragraph, checksum, 1.1 or 1.4. */
+static int scan(const struct ram *r, uint64_t start, uint64_t len)
+{
+	for (uint64_t a = start; a + FP_SIZE <= start + len && a + FP_SIZE <= r->size; a += 16) {
+		const uint8_t *fp = r->buf + a;
+
+		if (!memcmp(fp, "_MP_", 4) && fp[8] == 1 && sum(fp, FP_SIZE) == 0 &&
+		    (fp[9] == 1 || fp[9] == 4))
+			return (int)a;
+	}
+	return -1;
+}
+
+/* Where Linux's find_smp_config looks, in its order (the BDA's EBDA pointer
+ * is left zero, so its last scan is of address 0 again). */
+static int find_floating_pointer(const struct ram *r)
+{
+	static const struct {
+		uint64_t start, len;
+	} areas[] = { { 0, 0x400 }, { 639 * 0x400, 0x400 }, { 0xf0000, 0x10000 } };
+
+	for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
+		int a = scan(r, areas[i].start, areas[i].len);
+
+		if (a >= 0)
+			return a;
+	}
+	return -1;
+}
+
 /* Parses and validates the tables as a careful guest would. */
 static struct parsed parse(const struct ram *r)
 {
 	struct parsed p = { .bsp_id = -1, .ioapic_id = -1 };
-	const uint8_t *fp = r->buf + EBDA_START, *hdr, *e, *end;
+	const uint8_t *fp, *hdr, *e, *end;
 	uint32_t table;
 	uint16_t len, count;
+	int fp_addr;
 
 	for (int i = 0; i < 16; i++)
 		p.irq_pin[i] = -1;
@@ -97,18 +130,18 @@ static struct parsed parse(const struct ram *r)
 		p.pci_pin[i] = -1;
 	p.lint_type[0] = p.lint_type[1] = -1;
 
-	assert_memory_equal(fp, "_MP_", 4);
-	assert_int_equal(fp[8], 1); /* length in paragraphs */
+	fp_addr = find_floating_pointer(r);
+	assert_int_equal(fp_addr, REGION_START);
+	fp = r->buf + fp_addr;
 	assert_int_equal(fp[9], 4); /* spec revision 1.4 */
-	assert_int_equal(sum(fp, FP_SIZE), 0);
 	assert_int_equal(fp[11], 0); /* feature byte 1: a config table follows */
 	table = rd32(fp + 4);
-	assert_true(table >= EBDA_START + FP_SIZE && table + HDR_SIZE <= EBDA_END);
+	assert_true(table >= REGION_START + FP_SIZE && table + HDR_SIZE <= REGION_END);
 
 	hdr = r->buf + table;
 	assert_memory_equal(hdr, "PCMP", 4);
 	len = rd16(hdr + 4);
-	assert_true(len >= HDR_SIZE && table + len <= EBDA_END);
+	assert_true(len >= HDR_SIZE && table + len <= REGION_END);
 	assert_int_equal(hdr[6], 4);
 	assert_int_equal(sum(hdr, len), 0);
 	assert_memory_equal(hdr + 8, "KVMINI  ", 8);
@@ -196,8 +229,9 @@ static struct parsed check_tables_slots(unsigned int nr_cpus, const unsigned int
 
 	assert_int_equal(mptable_write(&r.mem, nr_cpus, slots, nr_slots, &err), 0);
 	assert_int_equal(err.code, 0);
-	assert_untouched(&r, 0, EBDA_START);
-	assert_untouched(&r, EBDA_END, r.size);
+	/* The EBDA included: nothing outside the region is written. */
+	assert_untouched(&r, 0, REGION_START);
+	assert_untouched(&r, REGION_END, r.size);
 
 	p = parse(&r);
 	assert_int_equal(p.cpus, nr_cpus);
@@ -252,13 +286,31 @@ static void test_max_cpus_value(void **state)
 			     (NR_IO_INTS + NR_LOCAL_INTS + MAX_PCI_SLOTS) * SMALL_ENTRY_SIZE;
 
 	(void)state;
-	/* Everything that does not depend on the CPU count (with every PCI
-	 * slot), then 20 bytes per CPU. */
-	assert_int_equal(mptable_max_cpus(), (EBDA_END - EBDA_START - fixed) / PROC_SIZE);
-	assert_true(mptable_max_cpus() >= 2);
+	/* The 16 KiB would hold more than 254 CPUs (everything that does not
+	 * depend on the CPU count, with every PCI slot, then 20 bytes per CPU):
+	 * the 8-bit APIC ids are the limit. */
+	assert_true((REGION_END - REGION_START - fixed) / PROC_SIZE > MAX_APIC_CPUS);
+	assert_int_equal(mptable_max_cpus(), MAX_APIC_CPUS);
 }
 
-/* A second write fully replaces the first (nothing left from more CPUs). */
+/* The largest table: 254 CPUs (ids 0-253), the IOAPIC id 254, 32 PCI slots. */
+static void test_254_cpus_32_slots(void **state)
+{
+	unsigned int slots[MAX_PCI_SLOTS];
+	struct parsed p;
+
+	(void)state;
+	for (unsigned int i = 0; i < MAX_PCI_SLOTS; i++)
+		slots[i] = i;
+	p = check_tables_slots(MAX_APIC_CPUS, slots, MAX_PCI_SLOTS);
+	assert_int_equal(p.cpus, 254);
+	assert_int_equal(p.ioapic_id, 254);
+	for (unsigned int i = 0; i < MAX_PCI_SLOTS; i++)
+		assert_int_equal(p.pci_pin[i], 16 + i % 8);
+}
+
+/* A second write fully replaces the first (nothing left from more CPUs, and
+ * every byte of the region written, poison included). */
 static void test_rewrite(void **state)
 {
 	struct ram r = ram_new(RAM_SIZE);
@@ -273,9 +325,11 @@ static void test_rewrite(void **state)
 	p = parse(&r);
 	assert_int_equal(p.cpus, 1);
 	assert_int_equal(p.pci_ints, 0);
-	for (uint32_t a = EBDA_START + FP_SIZE + HDR_SIZE + PROC_SIZE + 20 * SMALL_ENTRY_SIZE;
-	     a < EBDA_END; a++)
+	for (uint32_t a = REGION_START + FP_SIZE + HDR_SIZE + PROC_SIZE + 20 * SMALL_ENTRY_SIZE;
+	     a < REGION_END; a++)
 		assert_int_equal(r.buf[a], 0);
+	assert_untouched(&r, 0, REGION_START);
+	assert_untouched(&r, REGION_END, r.size);
 	free(r.buf);
 }
 
@@ -312,10 +366,12 @@ static void test_zero_cpus(void **state)
 	free(r.buf);
 }
 
-/* RAM that ends below 640 KiB, or inside the EBDA, cannot hold the tables. */
+/* RAM that ends below the BIOS area, or inside the region, cannot hold the tables. */
 static void test_ram_too_small(void **state)
 {
-	static const uint64_t sizes[] = { 0x80000, EBDA_START, EBDA_START + 0x10, EBDA_END - 1 };
+	static const uint64_t sizes[] = { 0x80000,	   0xa0000,
+					  REGION_START,	   REGION_START + 0x10,
+					  REGION_END - 16, REGION_END - 1 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -326,20 +382,20 @@ static void test_ram_too_small(void **state)
 		assert_true(ret < 0);
 		assert_int_equal(err.code, ret);
 		assert_true(err.msg[0] != '\0');
-		/* Nothing half-written into the part of the EBDA that exists. */
+		/* Nothing half-written into the part of the region that exists. */
 		assert_untouched(&r, 0, r.size);
 		free(r.buf);
 	}
 }
 
-static void test_ram_exactly_640k(void **state)
+static void test_ram_ends_at_region_end(void **state)
 {
-	struct ram r = ram_new(EBDA_END);
+	struct ram r = ram_new(REGION_END);
 
 	(void)state;
 	assert_int_equal(mptable_write(&r.mem, 4, NULL, 0, NULL), 0);
 	assert_int_equal(parse(&r).cpus, 4);
-	assert_untouched(&r, 0, EBDA_START);
+	assert_untouched(&r, 0, REGION_START);
 	free(r.buf);
 }
 
@@ -359,7 +415,7 @@ static void test_pci_slots(void **state)
 	assert_int_equal(p.pci_pin[3], -1);
 }
 
-/* The largest table: every CPU and every slot still fits the EBDA. */
+/* Every CPU and every slot, in reverse slot order. */
 static void test_max_cpus_all_slots(void **state)
 {
 	unsigned int slots[MAX_PCI_SLOTS];
@@ -410,11 +466,12 @@ int main(void)
 		cmocka_unit_test(test_two_cpus),
 		cmocka_unit_test(test_max_cpus),
 		cmocka_unit_test(test_max_cpus_value),
+		cmocka_unit_test(test_254_cpus_32_slots),
 		cmocka_unit_test(test_rewrite),
 		cmocka_unit_test(test_too_many_cpus),
 		cmocka_unit_test(test_zero_cpus),
 		cmocka_unit_test(test_ram_too_small),
-		cmocka_unit_test(test_ram_exactly_640k),
+		cmocka_unit_test(test_ram_ends_at_region_end),
 		cmocka_unit_test(test_pci_slots),
 		cmocka_unit_test(test_max_cpus_all_slots),
 		cmocka_unit_test(test_bad_pci_slots),
