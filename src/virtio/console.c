@@ -23,16 +23,20 @@ static void deliver_input(struct virtio_console *vc)
 	if (!atomic_load(&vdev->running) || !vq->ready)
 		return;
 	pthread_mutex_lock(&vc->lock);
-	while (vc->in_len && (r = virtq_pop(vq, &elem)) == 1) {
-		size_t n =
-			iov_from_buf(elem.iov + elem.nr_out, elem.nr_in, 0, vc->inbuf, vc->in_len);
+	do {
+		while (vc->in_len && (r = virtq_pop(vq, &elem)) == 1) {
+			size_t n = iov_from_buf(elem.iov + elem.nr_out, elem.nr_in, 0, vc->inbuf,
+						vc->in_len);
 
-		memmove(vc->inbuf, vc->inbuf + n, vc->in_len - n);
-		vc->in_len -= n;
-		made_room |= n > 0;
-		virtq_push(vq, elem.head, n);
-		pushed = true;
-	}
+			memmove(vc->inbuf, vc->inbuf + n, vc->in_len - n);
+			vc->in_len -= n;
+			made_room |= n > 0;
+			virtq_push(vq, elem.head, n);
+			pushed = true;
+		}
+		/* Out of buffers with input left: ask for a kick when the driver
+		 * posts more (with EVENT_IDX it kicks only when asked to). */
+	} while (r == 0 && vc->in_len && virtq_enable_notify(vq));
 	pthread_mutex_unlock(&vc->lock);
 	if (r < 0)
 		virtio_dev_fail(vdev, "malformed receive chain: %s", strerror(-r));

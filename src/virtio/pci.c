@@ -389,7 +389,7 @@ static void common_io(struct virtio_pci *vpci, uint32_t offset, uint8_t *data, u
 		part = 1;
 	}
 	width = common_width(reg);
-	if (!width || !(len == width || (width == 8 && len == 4))) {
+	if (!width || !(len == width || (width == 8 && len == 4)) || (part && len != 4)) {
 		/* Not a register, or the wrong access size: reads 0, writes dropped. */
 		if (!is_write)
 			memset(data, 0, len);
@@ -422,6 +422,9 @@ static void isr_io(struct virtio_pci *vpci, uint8_t *data, uint32_t len, bool is
 	/* Reading acknowledges: clears the bits and lowers INTx. */
 	data[0] = __atomic_exchange_n(&vpci->isr, 0, __ATOMIC_SEQ_CST);
 	pci_device_set_intx(&vpci->pci, false);
+	/* raise_intx() may have run in between: its interrupt must not be lost. */
+	if (__atomic_load_n(&vpci->isr, __ATOMIC_SEQ_CST))
+		pci_device_set_intx(&vpci->pci, true);
 }
 
 static void device_cfg_io(struct virtio_pci *vpci, uint32_t offset, uint8_t *data, uint32_t len,

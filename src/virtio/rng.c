@@ -65,6 +65,9 @@ static void rng_queue_notify(struct virtio_dev *vdev, unsigned int q)
 			pushed = true;
 		}
 		if (r < 0) {
+			/* Requests completed before the bad chain still count. */
+			if (pushed)
+				virtio_dev_notify_used(vdev, q);
 			virtio_dev_fail(vdev, "malformed descriptor chain: %s", strerror(-r));
 			return;
 		}
