@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "pci/msix.h"
 
 #define MSIX_CAP_CONTROL 2
@@ -180,18 +181,6 @@ static uint32_t *entry_field(struct msix_entry *e, unsigned int dword)
 	}
 }
 
-static uint32_t dword_at(const uint8_t *data, unsigned int i)
-{
-	return data[4 * i] | (uint32_t)data[4 * i + 1] << 8 | (uint32_t)data[4 * i + 2] << 16 |
-	       (uint32_t)data[4 * i + 3] << 24;
-}
-
-static void put_dword(uint8_t *data, unsigned int i, uint32_t v)
-{
-	for (unsigned int b = 0; b < 4; b++)
-		data[4 * i + b] = v >> (8 * b);
-}
-
 void msix_table_io(struct msix *m, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	unsigned int v = offset / MSIX_ENTRY_SIZE, first = (offset % MSIX_ENTRY_SIZE) / 4;
@@ -208,7 +197,7 @@ void msix_table_io(struct msix *m, uint64_t offset, uint8_t *data, uint32_t len,
 		bool was_masked = effectively_masked(m, v);
 
 		for (unsigned int i = 0; i < len / 4; i++) {
-			uint32_t value = dword_at(data, i);
+			uint32_t value = get_le32(data + 4 * i);
 
 			/* Vector Control bits other than Mask are reserved. */
 			if (first + i == 3)
@@ -218,7 +207,7 @@ void msix_table_io(struct msix *m, uint64_t offset, uint8_t *data, uint32_t len,
 		fire = vector_changed(m, v, &old, was_masked);
 	} else {
 		for (unsigned int i = 0; i < len / 4; i++)
-			put_dword(data, i, *entry_field(&m->table[v], first + i));
+			put_le32(data + 4 * i, *entry_field(&m->table[v], first + i));
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (fire)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "le.h"
 #include "pci/pci.h"
 
 #define PCI_VENDOR_INTEL 0x8086
@@ -37,21 +38,6 @@ struct bar_state {
 	bool enabled;
 };
 
-static void put_le(uint8_t *p, uint32_t value, uint32_t len)
-{
-	for (uint32_t i = 0; i < len; i++)
-		p[i] = value >> (8 * i);
-}
-
-static uint32_t get_le(const uint8_t *p, uint32_t len)
-{
-	uint32_t v = 0;
-
-	for (uint32_t i = 0; i < len; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
 static bool cfg_range_ok(uint32_t offset, uint32_t len)
 {
 	return len >= 1 && len <= 4 && offset < PCI_CFG_SIZE && len <= PCI_CFG_SIZE - offset;
@@ -67,12 +53,12 @@ uint32_t pci_cfg_read(const struct pci_device *dev, uint32_t offset, uint32_t le
 void pci_cfg_write_raw(struct pci_device *dev, uint32_t offset, uint32_t value, uint32_t len)
 {
 	if (cfg_range_ok(offset, len))
-		put_le(dev->cfg + offset, value, len);
+		put_le(dev->cfg + offset, len, value);
 }
 
 static void set_wmask(struct pci_device *dev, uint32_t offset, uint32_t mask, uint32_t len)
 {
-	put_le(dev->wmask + offset, mask, len);
+	put_le(dev->wmask + offset, len, mask);
 }
 
 void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, uint16_t device,
@@ -91,7 +77,7 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, 
 
 	set_wmask(dev, PCI_COMMAND,
 		  PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE, 2);
-	put_le(dev->w1cmask + PCI_STATUS, PCI_STATUS_ERRORS, 2);
+	put_le(dev->w1cmask + PCI_STATUS, 2, PCI_STATUS_ERRORS);
 	/* Firmware and Linux write these and may read them back. */
 	dev->wmask[PCI_CACHE_LINE_SIZE] = 0xff;
 	dev->wmask[PCI_LATENCY_TIMER] = 0xff;
@@ -417,7 +403,7 @@ void pci_config_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 		} else if (is_write) {
 			bus->config_address = get_le(data, 4) & CONFIG_ADDRESS_MASK;
 		} else {
-			put_le(data, bus->config_address, 4);
+			put_le(data, 4, bus->config_address);
 		}
 		goto out;
 	}
@@ -431,7 +417,7 @@ void pci_config_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 	if (is_write)
 		cfg_write_guest(dev, reg, get_le(data, len), len);
 	else
-		put_le(data, pci_cfg_read(dev, reg, len), len);
+		put_le(data, len, pci_cfg_read(dev, reg, len));
 out:
 	pthread_mutex_unlock(&bus->lock);
 }

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "le.h"
 #include "virtio/pci.h"
 
 /* virtio_pci_cap.cfg_type */
@@ -60,19 +61,6 @@ static uint32_t bar_size(const struct virtio_pci *vpci)
 	while (size < end)
 		size <<= 1;
 	return size;
-}
-
-static uint64_t get_le(const uint8_t *data, uint32_t len)
-{
-	uint64_t v = 0;
-
-	memcpy(&v, data, len);
-	return v;
-}
-
-static void put_le(uint8_t *data, uint32_t len, uint64_t v)
-{
-	memcpy(data, &v, len);
 }
 
 /* --- interrupts ---------------------------------------------------------- */
