@@ -244,14 +244,16 @@ void msix_cfg_written(struct msix *m, uint32_t offset, uint32_t len)
 
 	pthread_mutex_lock(&m->lock);
 	if (enabled != m->enabled || function_masked != m->function_masked) {
-		bool was_masked[MSIX_MAX_VECTORS];
+		/* Before the change every vector was masked if either was off. */
+		bool all_masked = !m->enabled || m->function_masked;
 
-		for (unsigned int v = 0; v < m->nr_vectors; v++)
-			was_masked[v] = effectively_masked(m, v);
 		m->enabled = enabled;
 		m->function_masked = function_masked;
 		for (unsigned int v = 0; v < m->nr_vectors; v++) {
-			if (vector_changed(m, v, &m->table[v], was_masked[v]))
+			bool was_masked =
+				all_masked || (m->table[v].ctrl & MSIX_ENTRY_CTRL_MASKBIT);
+
+			if (vector_changed(m, v, &m->table[v], was_masked))
 				fire[v / 64] |= 1ULL << (v % 64);
 		}
 	}
@@ -273,20 +275,24 @@ bool msix_enabled(struct msix *m)
 	return enabled;
 }
 
-bool msix_notify(struct msix *m, unsigned int vector)
+enum msix_result msix_notify(struct msix *m, unsigned int vector)
 {
-	bool deliver = false;
+	enum msix_result r;
 
-	if (vector >= m->nr_vectors)
-		return false;
+	/* One look under the lock: MSI-X may be switched off concurrently. */
 	pthread_mutex_lock(&m->lock);
-	if (m->enabled) {
-		deliver = !effectively_masked(m, vector);
-		if (!deliver)
-			set_pending(m, vector, true);
-	}
+	if (!m->enabled)
+		r = MSIX_DISABLED;
+	else if (vector >= m->nr_vectors)
+		r = MSIX_NO_VECTOR_SET;
+	else if (effectively_masked(m, vector))
+		r = MSIX_PENDING;
+	else
+		r = MSIX_FIRED;
+	if (r == MSIX_PENDING)
+		set_pending(m, vector, true);
 	pthread_mutex_unlock(&m->lock);
-	if (deliver)
+	if (r == MSIX_FIRED)
 		m->ops->fire(m->opaque, vector);
-	return deliver;
+	return r;
 }

@@ -71,10 +71,19 @@ void msix_cfg_written(struct msix *m, uint32_t offset, uint32_t len);
 
 bool msix_enabled(struct msix *m);
 
-/* Deliver @vector now, or mark it pending if masked. Out-of-range vectors
- * (including MSIX_NO_VECTOR) and all vectors while MSI-X is disabled are
- * ignored (the device uses INTx then); returns whether it was fired. */
-bool msix_notify(struct msix *m, unsigned int vector);
+enum msix_result {
+	MSIX_FIRED, /* delivered through ops->fire */
+	MSIX_PENDING, /* masked: the pending bit is set, fired on unmask */
+	MSIX_NO_VECTOR_SET, /* out of range (e.g. MSIX_NO_VECTOR): dropped */
+	MSIX_DISABLED, /* MSI-X is off: the device must use INTx instead */
+};
+
+/*
+ * Deliver @vector now, or mark it pending if masked. The result comes from
+ * one look under the lock, so a caller choosing between MSI-X and INTx
+ * cannot race with the guest switching MSI-X on or off.
+ */
+enum msix_result msix_notify(struct msix *m, unsigned int vector);
 
 /* Table size in bytes for @nr_vectors, and PBA size (both for BAR layout). */
 uint32_t msix_table_size(unsigned int nr_vectors);

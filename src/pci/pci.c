@@ -154,9 +154,21 @@ static bool memory_enabled(const struct pci_device *dev)
 	return pci_cfg_read(dev, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY;
 }
 
+static bool in_window(uint64_t base, uint64_t size, uint64_t addr, uint64_t len)
+{
+	return addr >= base && addr - base <= size && len <= size - (addr - base);
+}
+
+/* Only a BAR inside a window can be reached, so only such a BAR decodes:
+ * one moved onto RAM or the APICs must not get ioeventfds there. */
 static bool bar_decodes(const struct pci_device *dev, unsigned int bar)
 {
-	return dev->bars[bar].size && memory_enabled(dev) && !bar_sizing(dev, bar);
+	const struct pci_bus *bus = dev->bus;
+	uint64_t addr = bar_addr(dev, bar), size = dev->bars[bar].size;
+
+	return size && memory_enabled(dev) && !bar_sizing(dev, bar) && bus &&
+	       (in_window(bus->mmio32_base, bus->mmio32_size, addr, size) ||
+		in_window(bus->mmio64_base, bus->mmio64_size, addr, size));
 }
 
 static void snapshot_bars(const struct pci_device *dev, struct bar_state *st)
@@ -212,6 +224,7 @@ static void cfg_write_guest(struct pci_device *dev, uint32_t offset, uint32_t va
 		if (!dev->bars[i].size)
 			continue;
 		dev->bars[i].addr = after[i].addr;
+		dev->bars[i].decoding = after[i].enabled;
 		if (before[i].enabled == after[i].enabled &&
 		    (!after[i].enabled || before[i].addr == after[i].addr))
 			continue;
@@ -279,6 +292,10 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev)
 	pthread_mutex_lock(&bus->lock);
 	for (slot = 0; slot < PCI_MAX_SLOTS && bus->devs[slot]; slot++)
 		;
+	if (dev->bus) {
+		ret = -EBUSY; /* already on a bus */
+		goto out;
+	}
 	if (slot == PCI_MAX_SLOTS) {
 		ret = -ENOSPC;
 		goto out;
@@ -333,27 +350,22 @@ int pci_device_add_capability(struct pci_device *dev, uint8_t id, const void *bo
 {
 	uint32_t start = dev->cap_end ? dev->cap_end : PCI_CAP_START;
 	uint32_t len = 2 + (uint32_t)body_len;
-	uint32_t last = 0;
 
 	start = (start + 3) & ~3u;
 	if (body_len && !body)
 		return -EINVAL;
 	if (len > PCI_CFG_SIZE - start)
 		return -ENOSPC;
-	/* Walk to the end of the chain; the bound stops a corrupted loop. */
-	for (uint32_t p = dev->cfg[PCI_CAPABILITY_LIST], n = 0; p && n < PCI_CFG_SIZE / 4;
-	     p = dev->cfg[p + 1], n++)
-		last = p;
-
 	dev->cfg[start] = id;
 	dev->cfg[start + 1] = 0;
 	if (body_len)
 		memcpy(dev->cfg + start + 2, body, body_len);
-	if (last)
-		dev->cfg[last + 1] = start;
+	if (dev->cap_last)
+		dev->cfg[dev->cap_last + 1] = start;
 	else
 		dev->cfg[PCI_CAPABILITY_LIST] = start;
 	dev->cfg[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+	dev->cap_last = start;
 	dev->cap_end = start + len;
 	return start;
 }
@@ -431,7 +443,7 @@ static const struct pci_bar *find_bar(const struct pci_bus *bus, uint64_t addr)
 		for (unsigned int i = 0; d && i < PCI_NR_BARS; i++) {
 			const struct pci_bar *b = &d->bars[i];
 
-			if (bar_decodes(d, i) && addr >= b->addr && addr - b->addr < b->size)
+			if (b->decoding && addr >= b->addr && addr - b->addr < b->size)
 				return b;
 		}
 	}

@@ -7,6 +7,10 @@
  * of 256 MiB or more go above 4 GiB) when the device is added; the guest may
  * size and move them, and MMIO accesses are routed to whatever BAR currently
  * decodes the address. Nothing here knows about KVM.
+ *
+ * Lock order, outermost first: a virtio transport's lock, the bus lock
+ * (config space; hooks run under it), the MSI-X lock, the VM's irq_lock
+ * (MSI routes). BAR handlers run with none of the PCI locks held.
  */
 #ifndef KVMINI_PCI_PCI_H
 #define KVMINI_PCI_PCI_H
@@ -23,7 +27,6 @@
 #define PCI_NR_BARS 6
 
 #define PCI_CONFIG_ADDRESS_PORT 0xcf8
-#define PCI_CONFIG_DATA_PORT 0xcfc
 
 /* Standard header offsets. */
 #define PCI_VENDOR_ID 0x00
@@ -60,6 +63,7 @@ struct pci_device;
 struct pci_bar {
 	uint64_t size; /* power of two, >= 4096; 0 when the BAR is unused */
 	uint64_t addr; /* guest-programmed base */
+	bool decoding; /* memory on, not being sized, inside an MMIO window */
 	bool is64;
 	bus_io_fn io; /* accesses at offsets within the BAR */
 	void *opaque;
@@ -75,6 +79,7 @@ struct pci_device {
 	struct irq_line intx; /* set by pci_bus_add_device() */
 	struct pci_bus *bus;
 	unsigned int cap_end; /* first byte after the last capability; 0: none */
+	unsigned int cap_last; /* offset of the last capability; 0: none */
 	/* Optional hooks, called with the bus lock held on a vCPU thread: they
 	 * may use pci_cfg_read()/pci_cfg_write_raw() on this device but must
 	 * not call pci_device_set_intx() or anything else that takes the lock. */

@@ -98,10 +98,8 @@ static void queue_interrupt(void *opaque, unsigned int q)
 {
 	struct virtio_pci *vpci = opaque;
 
-	if (msix_enabled(&vpci->msix))
-		msix_notify(&vpci->msix,
-			    __atomic_load_n(&vpci->queues[q].msix_vector, __ATOMIC_RELAXED));
-	else
+	if (msix_notify(&vpci->msix, __atomic_load_n(&vpci->queues[q].msix_vector,
+						     __ATOMIC_RELAXED)) == MSIX_DISABLED)
 		raise_intx(vpci, ISR_QUEUE);
 }
 
@@ -109,10 +107,8 @@ static void config_interrupt(void *opaque)
 {
 	struct virtio_pci *vpci = opaque;
 
-	if (msix_enabled(&vpci->msix))
-		msix_notify(&vpci->msix,
-			    __atomic_load_n(&vpci->config_msix_vector, __ATOMIC_RELAXED));
-	else
+	if (msix_notify(&vpci->msix, __atomic_load_n(&vpci->config_msix_vector,
+						     __ATOMIC_RELAXED)) == MSIX_DISABLED)
 		raise_intx(vpci, ISR_CONFIG);
 }
 

@@ -378,12 +378,12 @@ static void test_pending_and_unmask(void **state)
 	set_control(f, 0x8000);
 
 	/* Unmasked vector: delivered at once. */
-	assert_true(msix_notify(&f->m, 65));
+	assert_int_equal(msix_notify(&f->m, 65), MSIX_FIRED);
 	assert_int_equal(f->rec.fired[65], 1);
 	assert_int_equal(pba_read(f, 8, 8), 0);
 
 	/* Masked vector: pending, delivered on unmask. */
-	assert_false(msix_notify(&f->m, 0));
+	assert_int_not_equal(msix_notify(&f->m, 0), MSIX_FIRED);
 	assert_int_equal(f->rec.fired[0], 0);
 	assert_int_equal(pba_read(f, 0, 8), 1);
 	assert_int_equal(pba_read(f, 0, 4), 1);
@@ -396,9 +396,9 @@ static void test_pending_and_unmask(void **state)
 
 	/* Function mask: pending on every vector notified, all fire on clear. */
 	set_control(f, 0xc000);
-	assert_false(msix_notify(&f->m, 0));
-	assert_false(msix_notify(&f->m, 65));
-	assert_false(msix_notify(&f->m, 65));
+	assert_int_not_equal(msix_notify(&f->m, 0), MSIX_FIRED);
+	assert_int_not_equal(msix_notify(&f->m, 65), MSIX_FIRED);
+	assert_int_not_equal(msix_notify(&f->m, 65), MSIX_FIRED);
 	assert_int_equal(pba_read(f, 0, 8), 1);
 	assert_int_equal(pba_read(f, 8, 8), 2); /* bit 65 */
 	assert_int_equal(pba_read(f, 8, 4), 2);
@@ -410,7 +410,7 @@ static void test_pending_and_unmask(void **state)
 
 	/* Pending under the vector mask survives a function mask round trip. */
 	table_write32(f, 12, 1);
-	assert_false(msix_notify(&f->m, 0));
+	assert_int_not_equal(msix_notify(&f->m, 0), MSIX_FIRED);
 	set_control(f, 0xc000);
 	set_control(f, 0x8000);
 	assert_int_equal(f->rec.fired[0], 2);
@@ -420,7 +420,7 @@ static void test_pending_and_unmask(void **state)
 
 	/* Disabled: nothing fires and nothing becomes pending. */
 	set_control(f, 0);
-	assert_false(msix_notify(&f->m, 0));
+	assert_int_not_equal(msix_notify(&f->m, 0), MSIX_FIRED);
 	assert_int_equal(pba_read(f, 0, 8), 0);
 	set_control(f, 0x8000);
 	assert_int_equal(f->rec.fired[0], 3);
@@ -440,7 +440,7 @@ static void test_pba_read_only(void **state)
 	msix_pba_io(&f->m, 8, ones, 4, true);
 	assert_int_equal(pba_read(f, 0, 8), 0);
 	assert_int_equal(pba_read(f, 8, 8), 0);
-	assert_false(msix_notify(&f->m, 3));
+	assert_int_not_equal(msix_notify(&f->m, 3), MSIX_FIRED);
 	memset(ones, 0, sizeof(ones));
 	msix_pba_io(&f->m, 0, ones, 8, true);
 	assert_int_equal(pba_read(f, 0, 8), 8);
@@ -458,20 +458,40 @@ static void test_out_of_range_vector(void **state)
 	for (unsigned int v = 0; v < NR_VECTORS; v++)
 		table_write32(f, v * 16 + 12, 0);
 	set_control(f, 0x8000);
-	assert_false(msix_notify(&f->m, NR_VECTORS));
-	assert_false(msix_notify(&f->m, MSIX_NO_VECTOR));
-	assert_false(msix_notify(&f->m, UINT32_MAX));
+	assert_int_not_equal(msix_notify(&f->m, NR_VECTORS), MSIX_FIRED);
+	assert_int_not_equal(msix_notify(&f->m, MSIX_NO_VECTOR), MSIX_FIRED);
+	assert_int_not_equal(msix_notify(&f->m, UINT32_MAX), MSIX_FIRED);
 	assert_int_equal(f->rec.fire_calls, 0);
 	assert_int_equal(pba_read(f, 0, 8), 0);
 	assert_int_equal(pba_read(f, 8, 8), 0);
-	assert_true(msix_notify(&f->m, NR_VECTORS - 1));
+	assert_int_equal(msix_notify(&f->m, NR_VECTORS - 1), MSIX_FIRED);
 	assert_int_equal(f->rec.fired[NR_VECTORS - 1], 1);
+	fixture_free(f);
+}
+
+/* What the caller must do next: fire, nothing, or fall back to INTx. */
+static void test_notify_result(void **state)
+{
+	struct fixture *f = fixture_new();
+
+	(void)state;
+	table_write32(f, 12, 0); /* vector 0 unmasked */
+	assert_int_equal(msix_notify(&f->m, 0), MSIX_DISABLED);
+	assert_int_equal(msix_notify(&f->m, MSIX_NO_VECTOR), MSIX_DISABLED);
+	set_control(f, 0x8000);
+	assert_int_equal(msix_notify(&f->m, 0), MSIX_FIRED);
+	assert_int_equal(msix_notify(&f->m, 1), MSIX_PENDING);
+	assert_int_equal(msix_notify(&f->m, MSIX_NO_VECTOR), MSIX_NO_VECTOR_SET);
+	set_control(f, 0);
+	assert_int_equal(msix_notify(&f->m, 0), MSIX_DISABLED);
+	assert_int_equal(f->rec.fire_calls, 1);
 	fixture_free(f);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_notify_result),
 		cmocka_unit_test(test_capability),
 		cmocka_unit_test(test_bad_init),
 		cmocka_unit_test(test_table_rw),

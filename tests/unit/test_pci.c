@@ -302,6 +302,42 @@ static void test_status_w1c(void **state)
 	pci_bus_free(&f.bus);
 }
 
+/* A BAR moved outside both windows cannot be reached, so it does not decode. */
+static void test_bar_outside_windows(void **state)
+{
+	struct fixture f;
+	struct pci_device dev;
+	struct moved_rec moved = { 0 };
+	struct io_rec io = { 0 };
+	uint32_t lo;
+	uint8_t d[4];
+
+	(void)state;
+	fixture_init(&f, WIN32_SIZE, WIN64_SIZE);
+	simple_device(&dev, &moved);
+	assert_int_equal(pci_device_add_bar(&dev, 0, 0x4000, false, bar_io, &io), 0);
+	assert_int_equal(pci_bus_add_device(&f.bus, &dev), 0);
+	assert_int_equal(pci_bus_add_device(&f.bus, &dev), -EBUSY);
+	lo = cfg_read(&f.bus, 1, PCI_BAR0, 4);
+	cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_int_equal(moved.n, 1);
+	assert_true(moved.calls[0].enabled);
+
+	/* Onto low RAM: decoding stops. */
+	cfg_write(&f.bus, 1, PCI_BAR0, 0x100000, 4);
+	assert_int_equal(moved.n, 2);
+	assert_false(moved.calls[1].enabled);
+	pci_mmio32_io(&f.bus, lo - WIN32_BASE, d, 4, false);
+	assert_int_equal(io.calls, 0);
+	/* Back inside: decoding again. */
+	cfg_write(&f.bus, 1, PCI_BAR0, lo, 4);
+	assert_int_equal(moved.n, 3);
+	assert_true(moved.calls[2].enabled);
+	pci_mmio32_io(&f.bus, lo - WIN32_BASE, d, 4, false);
+	assert_int_equal(io.calls, 1);
+	pci_bus_free(&f.bus);
+}
+
 static void test_bar_sizing(void **state)
 {
 	struct fixture f;
@@ -725,6 +761,7 @@ int main(void)
 		cmocka_unit_test(test_read_only_fields),
 		cmocka_unit_test(test_status_w1c),
 		cmocka_unit_test(test_bar_sizing),
+		cmocka_unit_test(test_bar_outside_windows),
 		cmocka_unit_test(test_bar_allocation),
 		cmocka_unit_test(test_bad_bars),
 		cmocka_unit_test(test_mmio_routing),

@@ -1218,7 +1218,7 @@ static void assert_ioev(struct fx *f, unsigned int i, uint64_t addr, unsigned in
 static void test_bar_move_ioeventfds(void **state)
 {
 	struct fx *f = *state;
-	uint64_t a0 = bar0_addr(f), a1 = a0 + 0x100000, a2 = 0x1c0100000ULL;
+	uint64_t a0 = bar0_addr(f), a1 = a0 + 0x100000, a2 = WIN64_BASE | (uint32_t)a1;
 	uint8_t d[2];
 
 	/* Memory decoding starts off: nothing registered. */
