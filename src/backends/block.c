@@ -16,10 +16,13 @@
 #include <unistd.h>
 
 #include "backends/block.h"
+#include "iov.h"
 
 #define BLOCK_DEFAULT_DEPTH 256
 #define BLOCK_MAX_RING 4096
 #define ZERO_CHUNK (1024 * 1024)
+/* Submission attempts with nothing in the kernel before failing requests. */
+#define SUBMIT_TRIES 3
 
 struct block_dev {
 	int fd;
@@ -29,7 +32,9 @@ struct block_dev {
 	uint64_t size; /* bytes reachable: sectors * 512 */
 	uint32_t align; /* O_DIRECT alignment of buffers, lengths and offsets */
 	enum block_aio aio;
-	unsigned int inflight;
+	unsigned int depth; /* requests in flight at most */
+	unsigned int inflight; /* submitted, not finished */
+	unsigned int in_kernel; /* io_uring: taken by the kernel, not reaped */
 
 	struct io_uring ring;
 	int efd;
@@ -41,68 +46,21 @@ struct block_dev {
 	void *batch_opaque;
 };
 
-static void iov_advance(struct iovec **iov, unsigned int *nr, uint64_t n)
-{
-	while (n && *nr) {
-		if (n < (*iov)->iov_len) {
-			(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
-			(*iov)->iov_len -= n;
-			return;
-		}
-		n -= (*iov)->iov_len;
-		(*iov)++;
-		(*nr)--;
-	}
-	/* Skip empty entries so the next transfer starts on data. */
-	while (*nr && !(*iov)->iov_len) {
-		(*iov)++;
-		(*nr)--;
-	}
-}
-
-static uint64_t iov_total(const struct iovec *iov, unsigned int nr)
-{
-	uint64_t len = 0;
-
-	for (unsigned int i = 0; i < nr; i++)
-		len += iov[i].iov_len;
-	return len;
-}
-
 static bool iov_aligned(const struct iovec *iov, unsigned int nr, uint32_t align)
 {
+	/* An empty entry transfers nothing, wherever it points. */
 	for (unsigned int i = 0; i < nr; i++) {
-		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & (align - 1))
+		if (iov[i].iov_len && ((uintptr_t)iov[i].iov_base | iov[i].iov_len) & (align - 1))
 			return false;
 	}
 	return true;
-}
-
-static void copy_to_iov(const struct iovec *iov, unsigned int nr, const uint8_t *src, uint64_t len)
-{
-	for (unsigned int i = 0; i < nr && len; i++) {
-		size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
-
-		memcpy(iov[i].iov_base, src, n);
-		src += n;
-		len -= n;
-	}
-}
-
-static void copy_from_iov(uint8_t *dst, const struct iovec *iov, unsigned int nr)
-{
-	for (unsigned int i = 0; i < nr; i++) {
-		memcpy(dst, iov[i].iov_base, iov[i].iov_len);
-		dst += iov[i].iov_len;
-	}
 }
 
 static void finish(struct block_dev *bd, struct block_req *req, int ret)
 {
 	if (req->bounce) {
 		if (!ret && req->op == BLOCK_OP_READ)
-			copy_to_iov(req->user_iov, req->user_nr_iov, req->bounce,
-				    iov_total(req->user_iov, req->user_nr_iov));
+			iov_from_buf(req->user_iov, req->user_nr_iov, 0, req->bounce, req->len);
 		free(req->bounce);
 		req->bounce = NULL;
 	}
@@ -128,12 +86,10 @@ static int run_sync(struct block_dev *bd, struct block_req *req)
 	if (req->op == BLOCK_OP_FLUSH)
 		return fdatasync(bd->fd) ? -errno : 0;
 	while (req->remaining) {
-		int cnt = (int)(req->nr_iov > IOV_MAX ? IOV_MAX : req->nr_iov);
-
 		if (req->op == BLOCK_OP_READ)
-			n = preadv(bd->fd, req->iov, cnt, (off_t)req->offset);
+			n = preadv(bd->fd, req->iov, (int)req->nr_iov, (off_t)req->offset);
 		else
-			n = pwritev(bd->fd, req->iov, cnt, (off_t)req->offset);
+			n = pwritev(bd->fd, req->iov, (int)req->nr_iov, (off_t)req->offset);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -146,12 +102,22 @@ static int run_sync(struct block_dev *bd, struct block_req *req)
 	return 0;
 }
 
+/* Hand queued entries to the kernel: the number it took or a negative errno. */
+static int flush_queued(struct block_dev *bd)
+{
+	int ret = io_uring_submit(&bd->ring);
+
+	if (ret > 0)
+		bd->in_kernel += (unsigned int)ret;
+	return ret;
+}
+
 static struct io_uring_sqe *get_sqe(struct block_dev *bd)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&bd->ring);
 
 	if (!sqe) {
-		io_uring_submit(&bd->ring);
+		flush_queued(bd);
 		sqe = io_uring_get_sqe(&bd->ring);
 	}
 	return sqe;
@@ -160,16 +126,15 @@ static struct io_uring_sqe *get_sqe(struct block_dev *bd)
 static int queue_uring(struct block_dev *bd, struct block_req *req)
 {
 	struct io_uring_sqe *sqe = get_sqe(bd);
-	unsigned int cnt = req->nr_iov > IOV_MAX ? IOV_MAX : req->nr_iov;
 
 	if (!sqe)
 		return -EBUSY;
 	switch (req->op) {
 	case BLOCK_OP_READ:
-		io_uring_prep_readv(sqe, bd->fd, req->iov, cnt, req->offset);
+		io_uring_prep_readv(sqe, bd->fd, req->iov, req->nr_iov, req->offset);
 		break;
 	case BLOCK_OP_WRITE:
-		io_uring_prep_writev(sqe, bd->fd, req->iov, cnt, req->offset);
+		io_uring_prep_writev(sqe, bd->fd, req->iov, req->nr_iov, req->offset);
 		break;
 	case BLOCK_OP_FLUSH:
 		io_uring_prep_fsync(sqe, bd->fd, IORING_FSYNC_DATASYNC);
@@ -181,27 +146,34 @@ static int queue_uring(struct block_dev *bd, struct block_req *req)
 
 void block_submit(struct block_dev *bd, struct block_req *req)
 {
-	uint64_t len = req->op == BLOCK_OP_FLUSH ? 0 : iov_total(req->iov, req->nr_iov);
+	bool rw = req->op != BLOCK_OP_FLUSH;
+	uint64_t len = rw ? iov_total(req->iov, req->nr_iov) : 0;
 	int ret;
 
 	bd->inflight++;
 	req->bounce = NULL;
-	req->remaining = len;
+	req->len = req->remaining = len;
+	/* The completion queue has room for this many and no more. */
+	if (bd->aio == BLOCK_AIO_IO_URING && bd->inflight > bd->depth) {
+		finish(bd, req, -EBUSY);
+		return;
+	}
 	if (req->op == BLOCK_OP_WRITE && bd->ro) {
 		finish(bd, req, -EROFS);
 		return;
 	}
-	if (req->offset > bd->size || len > bd->size - req->offset) {
+	if (!rw)
+		goto run; /* a flush covers the whole disk: no range */
+	if (req->nr_iov > IOV_MAX || req->offset > bd->size || len > bd->size - req->offset) {
 		finish(bd, req, -EINVAL);
 		return;
 	}
-	if (req->op != BLOCK_OP_FLUSH && !len) {
+	if (!len) {
 		finish(bd, req, 0);
 		return;
 	}
 	iov_advance(&req->iov, &req->nr_iov, 0);
-	if (bd->direct && req->op != BLOCK_OP_FLUSH &&
-	    !iov_aligned(req->iov, req->nr_iov, bd->align)) {
+	if (bd->direct && !iov_aligned(req->iov, req->nr_iov, bd->align)) {
 		/* A bounce buffer fixes addresses, not the file range. */
 		if ((req->offset | len) & (bd->align - 1)) {
 			finish(bd, req, -EINVAL);
@@ -213,13 +185,14 @@ void block_submit(struct block_dev *bd, struct block_req *req)
 			return;
 		}
 		if (req->op == BLOCK_OP_WRITE)
-			copy_from_iov(req->bounce, req->iov, req->nr_iov);
+			iov_to_buf(req->iov, req->nr_iov, 0, req->bounce, len);
 		req->user_iov = req->iov;
 		req->user_nr_iov = req->nr_iov;
 		req->bounce_iov = (struct iovec){ req->bounce, len };
 		req->iov = &req->bounce_iov;
 		req->nr_iov = 1;
 	}
+run:
 	if (bd->aio == BLOCK_AIO_SYNC) {
 		finish(bd, req, run_sync(bd, req));
 		return;
@@ -229,12 +202,52 @@ void block_submit(struct block_dev *bd, struct block_req *req)
 		finish(bd, req, ret);
 }
 
+/*
+ * The kernel refuses queued entries and holds nothing whose completion
+ * would submit them again: take them back out of the submission ring (the
+ * kernel reads its tail only inside io_uring_enter(), as there is no
+ * SQPOLL) and fail their requests rather than leave them waiting forever.
+ */
+static void fail_queued(struct block_dev *bd, int err)
+{
+	struct io_uring_sq *sq = &bd->ring.sq;
+	unsigned int head = io_uring_smp_load_acquire(sq->khead);
+	struct block_req *failed = NULL, *req;
+
+	/* Collected first: done callbacks may queue new entries in these slots. */
+	for (unsigned int i = head; i != sq->sqe_tail; i++) {
+		req = (struct block_req *)(uintptr_t)sq->sqes[i & sq->ring_mask].user_data;
+		req->next_failed = failed;
+		failed = req;
+	}
+	sq->sqe_head = sq->sqe_tail = head;
+	io_uring_smp_store_release(sq->ktail, head);
+	while ((req = failed)) {
+		failed = req->next_failed;
+		finish(bd, req, err);
+	}
+}
+
 void block_submit_batch(struct block_dev *bd)
 {
-	/* On failure (-EBUSY, -EAGAIN) the entries stay queued; the next
-	 * completion round submits them again. */
-	if (bd->aio == BLOCK_AIO_IO_URING && io_uring_sq_ready(&bd->ring))
-		io_uring_submit(&bd->ring);
+	int tries = 0;
+
+	if (bd->aio != BLOCK_AIO_IO_URING)
+		return;
+	while (io_uring_sq_ready(&bd->ring)) {
+		int ret = flush_queued(bd);
+
+		if (ret > 0)
+			continue;
+		/* -EAGAIN, -EBUSY: the kernel is short of something. Each
+		 * completion to come submits again. */
+		if (bd->in_kernel)
+			return;
+		if (++tries >= SUBMIT_TRIES) {
+			fail_queued(bd, ret < 0 ? ret : -EIO);
+			return;
+		}
+	}
 }
 
 static void complete_cqe(struct block_dev *bd, struct io_uring_cqe *cqe)
@@ -244,6 +257,7 @@ static void complete_cqe(struct block_dev *bd, struct io_uring_cqe *cqe)
 	int ret;
 
 	io_uring_cqe_seen(&bd->ring, cqe);
+	bd->in_kernel--;
 	if (res == -EAGAIN || res == -EINTR) {
 		ret = queue_uring(bd, req);
 		if (ret)
@@ -299,7 +313,8 @@ void block_drain(struct block_dev *bd)
 	if (bd->aio != BLOCK_AIO_IO_URING)
 		return;
 	block_submit_batch(bd);
-	while (bd->inflight) {
+	/* Whatever is in flight is in the kernel once the batch went out. */
+	while (bd->inflight && bd->in_kernel) {
 		int ret = io_uring_wait_cqe(&bd->ring, &cqe);
 
 		if (ret == -EINTR)
@@ -428,14 +443,20 @@ static uint32_t probe_direct_alignment(int fd)
 	return align;
 }
 
-static int setup_uring(struct block_dev *bd, unsigned int depth)
+static int setup_uring(struct block_dev *bd)
 {
+	/* Room for every completion at once: one that overflows the queue
+	 * needs memory the kernel may not find, and is lost without it. */
+	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE };
 	unsigned int entries = 1;
 	int ret;
 
-	while (entries < depth && entries < BLOCK_MAX_RING)
+	while (entries < bd->depth && entries < BLOCK_MAX_RING)
 		entries *= 2;
-	ret = io_uring_queue_init(entries, &bd->ring, 0);
+	p.cq_entries = 2 * entries;
+	while (p.cq_entries < bd->depth)
+		p.cq_entries *= 2;
+	ret = io_uring_queue_init_params(entries, &bd->ring, &p);
 	if (ret)
 		return ret;
 	bd->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -479,6 +500,7 @@ int block_open(struct block_dev **out, const struct block_opts *o, struct event_
 	bd->direct = o->cache == BLOCK_CACHE_NONE;
 	bd->loop = loop;
 	bd->align = BLOCK_SECTOR_SIZE;
+	bd->depth = o->queue_depth ? o->queue_depth : BLOCK_DEFAULT_DEPTH;
 	flags = (o->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (bd->direct ? O_DIRECT : 0);
 	bd->fd = open(o->path, flags);
 	if (bd->fd < 0) {
@@ -532,8 +554,7 @@ int block_open(struct block_dev **out, const struct block_opts *o, struct event_
 	bd->aio = o->aio == BLOCK_AIO_AUTO
 			  ? (memory_backed(bd->fd) ? BLOCK_AIO_SYNC : BLOCK_AIO_IO_URING)
 			  : o->aio;
-	if (bd->aio == BLOCK_AIO_IO_URING &&
-	    (!loop || setup_uring(bd, o->queue_depth ? o->queue_depth : BLOCK_DEFAULT_DEPTH)))
+	if (bd->aio == BLOCK_AIO_IO_URING && (!loop || setup_uring(bd)))
 		bd->aio = BLOCK_AIO_SYNC; /* ENOSYS, EPERM (io_uring_disabled)... */
 	*out = bd;
 	return 0;

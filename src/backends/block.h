@@ -50,20 +50,23 @@ enum block_op {
 
 struct block_req {
 	/* Filled by the caller. The backend may modify iov[] (it advances
-	 * through it on short transfers). */
+	 * through it on short transfers). A flush uses none of offset, iov
+	 * and nr_iov. */
 	enum block_op op;
 	uint64_t offset; /* bytes */
 	struct iovec *iov;
-	unsigned int nr_iov;
+	unsigned int nr_iov; /* at most IOV_MAX */
 	/* 0 or a negative errno; called once per submitted request. */
 	void (*done)(struct block_req *req, int ret);
 
 	/* Backend state. */
+	uint64_t len; /* bytes to transfer in all */
 	uint64_t remaining;
 	void *bounce; /* aligned copy of the data for O_DIRECT */
 	struct iovec bounce_iov;
 	const struct iovec *user_iov; /* where bounced read data goes */
 	unsigned int user_nr_iov;
+	struct block_req *next_failed;
 };
 
 struct block_dev;
@@ -90,13 +93,18 @@ enum block_aio block_aio_mode(const struct block_dev *bd);
 unsigned int block_inflight(const struct block_dev *bd);
 
 /*
- * Queue @req. Errors (write on a read-only disk, a range beyond the disk,
- * O_DIRECT misalignment that a bounce buffer cannot fix, no memory) and all
- * sync-mode requests complete before this returns.
+ * Queue @req. Errors (more than queue_depth requests in flight, write on a
+ * read-only disk, a range beyond the disk, O_DIRECT misalignment that a
+ * bounce buffer cannot fix, no memory) and all sync-mode requests complete
+ * before this returns.
  */
 void block_submit(struct block_dev *bd, struct block_req *req);
 
-/* Send everything queued since the last call to the kernel at once. */
+/*
+ * Send everything queued since the last call to the kernel at once. When the
+ * kernel refuses them and holds no other request, they complete with its
+ * error before this returns; otherwise the next completion retries.
+ */
 void block_submit_batch(struct block_dev *bd);
 
 /* Wait until no request is in flight, delivering every completion. */

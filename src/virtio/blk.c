@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include <endian.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +22,8 @@
 #define BLK_MAX_WZ_SEG 8
 #define BLK_MAX_QUEUES 64
 
-struct virtio_blk_req_hdr {
-	uint32_t type;
-	uint32_t reserved;
-	uint64_t sector;
-};
-
-struct virtio_blk_seg {
+/* A discard or write zeroes segment, in host order. */
+struct blk_seg {
 	uint64_t sector;
 	uint32_t num_sectors;
 	uint32_t flags;
@@ -41,7 +34,7 @@ struct blk_queue;
 struct blk_req {
 	struct block_req io;
 	struct blk_queue *q;
-	uint8_t *status; /* the last byte of the last writable buffer */
+	uint8_t *status; /* the last byte of the last writable buffer, or NULL */
 	uint32_t used_len; /* reported on success */
 	uint32_t type;
 	uint64_t sector;
@@ -59,37 +52,37 @@ struct blk_queue {
 	bool need_notify; /* pushed since the last notify */
 };
 
+/*
+ * vdev.running is false from a failure (a bad ring) or the start of a reset
+ * until the next start: then completions only free their requests and the
+ * rings are left alone.
+ */
 struct virtio_blk {
 	struct virtio_dev vdev;
 	struct block_dev *bd;
 	struct blk_queue *queues;
 	unsigned int nr_queues;
-	bool ro;
-	bool broken; /* a ring was bad: touch nothing until reset */
-	bool resetting; /* completions only free their requests */
 	uint64_t capacity; /* sectors */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	uint8_t config[VIRTIO_BLK_CONFIG_SIZE];
 	char name[80];
 };
 
-static struct blk_req *get_req(struct blk_queue *q)
+static bool running(struct virtio_blk *blk)
 {
-	struct blk_req *r = q->free;
+	return atomic_load(&blk->vdev.running);
+}
 
-	if (r) {
-		q->free = r->next_free;
-	} else {
-		if (q->allocated >= BLK_MAX_INFLIGHT)
-			return NULL;
-		r = malloc(sizeof(*r));
-		if (!r)
-			return NULL;
-		q->allocated++;
-	}
+static struct blk_req *alloc_req(struct blk_queue *q)
+{
+	struct blk_req *r = malloc(sizeof(*r));
+
+	if (!r)
+		return NULL;
 	r->q = q;
 	r->elem.iov = r->iov;
 	r->elem.max_iov = BLK_MAX_IOV;
+	q->allocated++;
 	return r;
 }
 
@@ -97,6 +90,23 @@ static void put_req(struct blk_queue *q, struct blk_req *r)
 {
 	r->next_free = q->free;
 	q->free = r;
+}
+
+/*
+ * NULL only when every request of the queue is in flight: each queue has at
+ * least one from its creation, so a completion will come and resume it.
+ */
+static struct blk_req *get_req(struct blk_queue *q)
+{
+	struct blk_req *r = q->free;
+
+	if (r) {
+		q->free = r->next_free;
+		return r;
+	}
+	if (q->allocated >= BLK_MAX_INFLIGHT)
+		return NULL;
+	return alloc_req(q);
 }
 
 static void flush_notify(struct blk_queue *q)
@@ -107,45 +117,27 @@ static void flush_notify(struct blk_queue *q)
 	}
 }
 
+/* Without a status byte (r->status NULL) the status is not given. */
 static void complete(struct blk_req *r, uint8_t status, uint32_t len)
 {
 	struct blk_queue *q = r->q;
 
-	*r->status = status;
+	if (r->status)
+		*r->status = status;
 	virtq_push(&q->blk->vdev.vqs[q->idx], r->elem.head, len);
 	q->need_notify = true;
 	put_req(q, r);
 }
 
-__attribute__((format(printf, 2, 3))) static void bad_request(struct blk_req *r, const char *fmt,
-							      ...)
-{
-	char msg[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	virtio_dev_warn(&r->q->blk->vdev, "queue %u: request type %u: %s", r->q->idx, r->type, msg);
-	complete(r, VIRTIO_BLK_S_IOERR, 1);
-}
+/* A request the guest got wrong fails alone; its message is formatted once. */
+#define bad_request(r, fmt, ...)                                                             \
+	(virtio_dev_warn(&(r)->q->blk->vdev, "queue %u: request type %u: " fmt, (r)->q->idx, \
+			 (r)->type, ##__VA_ARGS__),                                          \
+	 complete(r, VIRTIO_BLK_S_IOERR, 1))
 
 static bool range_ok(const struct virtio_blk *blk, uint64_t sector, uint64_t nr)
 {
 	return sector <= blk->capacity && nr <= blk->capacity - sector;
-}
-
-static void skip_iov(struct iovec **iov, unsigned int *nr, uint64_t n)
-{
-	while (*nr && n >= (*iov)->iov_len) {
-		n -= (*iov)->iov_len;
-		(*iov)++;
-		(*nr)--;
-	}
-	if (*nr && n) {
-		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
-		(*iov)->iov_len -= n;
-	}
 }
 
 static void io_done(struct block_req *io, int ret)
@@ -154,7 +146,7 @@ static void io_done(struct block_req *io, int ret)
 	struct virtio_blk *blk = r->q->blk;
 
 	/* The rings are being torn down or cannot be trusted. */
-	if (blk->resetting || blk->broken) {
+	if (!running(blk)) {
 		put_req(r->q, r);
 		return;
 	}
@@ -174,7 +166,8 @@ static void submit(struct virtio_blk *blk, struct blk_req *r, enum block_op op, 
 		   unsigned int nr, uint32_t used_len)
 {
 	r->io.op = op;
-	r->io.offset = r->sector * BLOCK_SECTOR_SIZE;
+	/* The sector of a flush means nothing (and may be anything). */
+	r->io.offset = op == BLOCK_OP_FLUSH ? 0 : r->sector * BLOCK_SECTOR_SIZE;
 	r->io.iov = iov;
 	r->io.nr_iov = nr;
 	r->io.done = io_done;
@@ -194,7 +187,7 @@ static void do_rw(struct virtio_blk *blk, struct blk_req *r)
 		if (e->in_len != 1)
 			return bad_request(r, "write with %llu writable bytes",
 					   (unsigned long long)e->in_len);
-		if (blk->ro)
+		if (block_read_only(blk->bd))
 			return bad_request(r, "write to a read-only disk");
 		len = e->out_len - BLK_HDR_SIZE;
 	} else {
@@ -216,16 +209,18 @@ static void do_rw(struct virtio_blk *blk, struct blk_req *r)
 	if (write) {
 		iov = e->iov;
 		nr = e->nr_out;
-		skip_iov(&iov, &nr, BLK_HDR_SIZE);
+		iov_advance(&iov, &nr, BLK_HDR_SIZE);
 		submit(blk, r, BLOCK_OP_WRITE, iov, nr, 1);
 		return;
 	}
-	/* The data is every writable byte but the status byte. */
+	/* The data is every writable byte but the status byte. virtq_pop()
+	 * gives no iovec to an empty buffer, so the last one holds the status;
+	 * Linux gives the status a buffer of its own, which must not stay
+	 * behind as an empty (and, for O_DIRECT, misaligned) entry. */
 	iov = &e->iov[e->nr_out];
 	nr = e->nr_in;
-	while (nr && !iov[nr - 1].iov_len)
+	if (!--iov[nr - 1].iov_len)
 		nr--;
-	iov[nr - 1].iov_len--;
 	submit(blk, r, BLOCK_OP_READ, iov, nr, (uint32_t)len + 1);
 }
 
@@ -245,7 +240,8 @@ static void do_get_id(struct virtio_blk *blk, struct blk_req *r)
 
 static void do_discard_zeroes(struct virtio_blk *blk, struct blk_req *r)
 {
-	struct virtio_blk_seg segs[BLK_MAX_DISCARD_SEG];
+	uint8_t raw[BLK_MAX_DISCARD_SEG * BLK_SEG_SIZE];
+	struct blk_seg segs[BLK_MAX_DISCARD_SEG];
 	struct virtq_elem *e = &r->elem;
 	bool discard = r->type == VIRTIO_BLK_T_DISCARD;
 	unsigned int max_seg = discard ? BLK_MAX_DISCARD_SEG : BLK_MAX_WZ_SEG;
@@ -256,18 +252,19 @@ static void do_discard_zeroes(struct virtio_blk *blk, struct blk_req *r)
 
 	if (e->in_len != 1)
 		return bad_request(r, "%llu writable bytes", (unsigned long long)e->in_len);
-	if (blk->ro)
+	if (block_read_only(blk->bd))
 		return bad_request(r, "discard or write zeroes on a read-only disk");
 	if (!bytes || bytes % BLK_SEG_SIZE || bytes / BLK_SEG_SIZE > max_seg)
 		return bad_request(r, "%llu bytes of segments (at most %u segments of 16 bytes)",
 				   (unsigned long long)bytes, max_seg);
 	nr_seg = (unsigned int)(bytes / BLK_SEG_SIZE);
 	/* One copy: the guest may change its buffer while we work. */
-	iov_to_buf(e->iov, e->nr_out, BLK_HDR_SIZE, segs, bytes);
+	iov_to_buf(e->iov, e->nr_out, BLK_HDR_SIZE, raw, bytes);
 	for (i = 0; i < nr_seg; i++) {
-		uint64_t sector = le64toh(segs[i].sector);
-		uint32_t num = le32toh(segs[i].num_sectors);
-		uint32_t flags = le32toh(segs[i].flags);
+		const uint8_t *p = raw + i * BLK_SEG_SIZE;
+		uint64_t sector = get_le64(p);
+		uint32_t num = get_le32(p + 8);
+		uint32_t flags = get_le32(p + 12);
 
 		/* Unknown flags, or unmap on a discard: UNSUPP (5.2.6.2). */
 		if ((flags & ~VIRTIO_BLK_WZ_F_UNMAP) || (discard && flags)) {
@@ -281,9 +278,7 @@ static void do_discard_zeroes(struct virtio_blk *blk, struct blk_req *r)
 			return bad_request(r, "segment sectors %llu+%u beyond the capacity %llu",
 					   (unsigned long long)sector, num,
 					   (unsigned long long)blk->capacity);
-		segs[i].sector = sector;
-		segs[i].num_sectors = num;
-		segs[i].flags = flags;
+		segs[i] = (struct blk_seg){ sector, num, flags };
 	}
 	for (i = 0; i < nr_seg && !ret; i++) {
 		uint64_t off = segs[i].sector * BLOCK_SECTOR_SIZE;
@@ -309,30 +304,24 @@ static void do_discard_zeroes(struct virtio_blk *blk, struct blk_req *r)
 static void handle_request(struct virtio_blk *blk, struct blk_req *r)
 {
 	struct virtq_elem *e = &r->elem;
-	struct virtio_blk_req_hdr hdr;
-	unsigned int i;
+	uint8_t hdr[BLK_HDR_SIZE];
+	const struct iovec *last;
 
 	r->type = 0;
 	if (!e->in_len) {
-		struct blk_queue *q = r->q;
-
-		virtio_dev_warn(&blk->vdev, "queue %u: request without a status byte", q->idx);
-		virtq_push(&blk->vdev.vqs[q->idx], e->head, 0);
-		q->need_notify = true;
-		put_req(q, r);
+		virtio_dev_warn(&blk->vdev, "queue %u: request without a status byte", r->q->idx);
+		r->status = NULL;
+		complete(r, 0, 0);
 		return;
 	}
-	for (i = e->nr_out + e->nr_in; i-- > e->nr_out;) {
-		if (e->iov[i].iov_len) {
-			r->status = (uint8_t *)e->iov[i].iov_base + e->iov[i].iov_len - 1;
-			break;
-		}
-	}
-	if (e->out_len < sizeof(hdr))
+	/* Writable buffers have iovecs only when not empty. */
+	last = &e->iov[e->nr_out + e->nr_in - 1];
+	r->status = (uint8_t *)last->iov_base + last->iov_len - 1;
+	if (e->out_len < BLK_HDR_SIZE)
 		return bad_request(r, "header of %llu bytes", (unsigned long long)e->out_len);
-	iov_to_buf(e->iov, e->nr_out, 0, &hdr, sizeof(hdr));
-	r->type = le32toh(hdr.type);
-	r->sector = le64toh(hdr.sector);
+	iov_to_buf(e->iov, e->nr_out, 0, hdr, sizeof(hdr));
+	r->type = get_le32(hdr);
+	r->sector = get_le64(hdr + 8);
 	switch (r->type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
@@ -354,16 +343,17 @@ static void handle_request(struct virtio_blk *blk, struct blk_req *r)
 	}
 }
 
-static void process_queue(struct blk_queue *q)
+/* Pop and start requests until the ring is empty or the queue has no slot. */
+static void pop_requests(struct blk_queue *q)
 {
 	struct virtio_blk *blk = q->blk;
 	struct virtq *vq = &blk->vdev.vqs[q->idx];
 	struct blk_req *r;
 	int ret;
 
-	if (blk->broken || !vq->ready)
-		return;
 	q->starved = false;
+	if (!running(blk) || !vq->ready)
+		return;
 	do {
 		virtq_disable_notify(vq);
 		for (;;) {
@@ -378,7 +368,6 @@ static void process_queue(struct blk_queue *q)
 				put_req(q, r);
 				if (!ret)
 					break;
-				blk->broken = true;
 				virtio_dev_fail(&blk->vdev, "queue %u: bad descriptor chain: %s",
 						q->idx, strerror(-ret));
 				goto out;
@@ -388,49 +377,57 @@ static void process_queue(struct blk_queue *q)
 	} while (virtq_enable_notify(vq));
 out:
 	block_submit_batch(blk->bd);
-	if (!blk->broken)
-		flush_notify(q);
+}
+
+/*
+ * Resume queues that ran out of request slots and now have some, including
+ * slots freed by a batch that the backend failed at once; then interrupt
+ * for whatever was used.
+ */
+static void run_starved(struct virtio_blk *blk)
+{
+	bool again = true;
+
+	while (again && running(blk)) {
+		again = false;
+		for (unsigned int i = 0; i < blk->nr_queues; i++) {
+			struct blk_queue *q = &blk->queues[i];
+
+			if (q->starved && q->free) {
+				pop_requests(q);
+				again = true;
+			}
+		}
+	}
+	if (!running(blk))
+		return;
+	for (unsigned int i = 0; i < blk->nr_queues; i++)
+		flush_notify(&blk->queues[i]);
 }
 
 static void batch_done(void *opaque)
 {
-	struct virtio_blk *blk = opaque;
-
-	if (blk->broken)
-		return;
-	for (unsigned int i = 0; i < blk->nr_queues; i++) {
-		if (blk->queues[i].starved)
-			process_queue(&blk->queues[i]);
-		else
-			flush_notify(&blk->queues[i]);
-	}
+	run_starved(opaque);
 }
 
 static void blk_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	struct virtio_blk *blk = vdev->opaque;
 
-	if (q < blk->nr_queues)
-		process_queue(&blk->queues[q]);
-}
-
-static int blk_start(struct virtio_dev *vdev)
-{
-	struct virtio_blk *blk = vdev->opaque;
-
-	blk->broken = false;
-	return 0;
+	if (q >= blk->nr_queues)
+		return;
+	pop_requests(&blk->queues[q]);
+	run_starved(blk);
 }
 
 static void blk_reset(struct virtio_dev *vdev)
 {
 	struct virtio_blk *blk = vdev->opaque;
 
-	/* Reads in flight write into guest memory until they complete. */
-	blk->resetting = true;
+	/* Already so when called by the reset path; reads in flight write into
+	 * guest memory until they complete, and none may be used after. */
+	atomic_store(&vdev->running, false);
 	block_drain(blk->bd);
-	blk->resetting = false;
-	blk->broken = false;
 	for (unsigned int i = 0; i < blk->nr_queues; i++) {
 		blk->queues[i].starved = false;
 		blk->queues[i].need_notify = false;
@@ -453,7 +450,6 @@ static void blk_config_write(struct virtio_dev *vdev, uint32_t offset, const uin
 static const struct virtio_dev_ops blk_ops = {
 	.config_read = blk_config_read,
 	.config_write = blk_config_write,
-	.start = blk_start,
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
 };
@@ -473,6 +469,18 @@ static void fill_config(struct virtio_blk *blk)
 	put_le32(c + VIRTIO_BLK_CFG_MAX_WZ_SECTORS, BLK_MAX_WZ_SECTORS);
 	put_le32(c + VIRTIO_BLK_CFG_MAX_WZ_SEG, BLK_MAX_WZ_SEG);
 	c[VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
+}
+
+static void free_reqs(struct virtio_blk *blk)
+{
+	for (unsigned int i = 0; i < blk->nr_queues; i++) {
+		struct blk_req *r;
+
+		while ((r = blk->queues[i].free)) {
+			blk->queues[i].free = r->next_free;
+			free(r);
+		}
+	}
 }
 
 int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_opts *o,
@@ -508,13 +516,20 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_opts *o,
 		return error_set(err, -ENOMEM, "disk %s: out of memory", o->path);
 	}
 	blk->nr_queues = nr_queues;
-	blk->ro = o->ro;
 	if (o->serial)
 		memcpy(blk->serial, o->serial, strlen(o->serial));
 	snprintf(blk->name, sizeof(blk->name), "virtio-blk %s", o->path);
 	for (unsigned int i = 0; i < nr_queues; i++) {
+		struct blk_req *r;
+
 		blk->queues[i].blk = blk;
 		blk->queues[i].idx = i;
+		r = alloc_req(&blk->queues[i]);
+		if (!r) {
+			ret = error_set(err, -ENOMEM, "disk %s: out of memory", o->path);
+			goto err_free;
+		}
+		put_req(&blk->queues[i], r);
 	}
 
 	ret = block_open(&blk->bd, &bo, loop, err);
@@ -544,6 +559,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_opts *o,
 err_close:
 	block_close(blk->bd);
 err_free:
+	free_reqs(blk);
 	free(blk->queues);
 	free(blk);
 	return ret;
@@ -558,16 +574,10 @@ void virtio_blk_destroy(struct virtio_blk *blk)
 {
 	if (!blk)
 		return;
-	blk->resetting = true;
+	/* Requests still in flight finish without touching the rings. */
+	atomic_store(&blk->vdev.running, false);
 	block_close(blk->bd);
-	for (unsigned int i = 0; i < blk->nr_queues; i++) {
-		struct blk_req *r;
-
-		while ((r = blk->queues[i].free)) {
-			blk->queues[i].free = r->next_free;
-			free(r);
-		}
-	}
+	free_reqs(blk);
 	virtio_dev_free(&blk->vdev);
 	free(blk->queues);
 	free(blk);

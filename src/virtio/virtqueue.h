@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 
 #include "guest_mem.h"
+#include "iov.h" /* iov_to_buf(), iov_from_buf() for popped chains */
 
 #define VIRTQ_MAX_SIZE 32768
 
@@ -132,13 +133,5 @@ bool virtq_enable_notify(struct virtq *vq);
 
 /* Number of chains the driver made available that have not been popped. */
 uint16_t virtq_pending(const struct virtq *vq);
-
-/*
- * Copy between a flat buffer and an iovec array starting @offset bytes into
- * it. Return the number of bytes copied (short when the iovecs end first).
- */
-size_t iov_to_buf(const struct iovec *iov, unsigned int nr, size_t offset, void *buf, size_t len);
-size_t iov_from_buf(const struct iovec *iov, unsigned int nr, size_t offset, const void *buf,
-		    size_t len);
 
 #endif

@@ -228,6 +228,96 @@ static void test_unaligned_buffers(void **state)
 	free(b);
 }
 
+/*
+ * An empty entry (a status byte cut off a read's last buffer) transfers
+ * nothing: where it points must not force O_DIRECT into a bounce buffer.
+ */
+static void test_empty_entry_no_bounce(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *b = aligned_alloc(4096, 8192);
+	struct iovec iov[3];
+	struct done_rec d;
+
+	assert_non_null(b);
+	memset(b, 0, 8192);
+	iov[0] = (struct iovec){ b + 3, 0 };
+	iov[1] = (struct iovec){ b + 4096, 1024 };
+	iov[2] = (struct iovec){ b + 5121, 0 };
+	d = (struct done_rec){ .req = { .op = BLOCK_OP_READ,
+					.offset = 0,
+					.iov = iov,
+					.nr_iov = 3,
+					.done = on_done } };
+	block_submit(f->bd, &d.req);
+	block_submit_batch(f->bd);
+	wait_done(f, &d);
+	assert_int_equal(d.ret, 0);
+	assert_ptr_not_equal(d.req.iov, &d.req.bounce_iov);
+	assert_true(d.req.iov >= iov && d.req.iov < iov + 3);
+	assert_int_equal(b[4096], 0xaa);
+	assert_int_equal(b[4096 + 1023], 0xaa);
+	assert_int_equal(b[4096 + 1024], 0);
+	free(b);
+}
+
+/* A flush has no range: whatever offset comes with it is ignored. */
+static void test_flush_any_offset(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t offsets[] = { IMG_SIZE * 4ULL, UINT64_MAX - 511 };
+
+	for (unsigned int i = 0; i < 2; i++) {
+		struct done_rec d = {
+			.req = { .op = BLOCK_OP_FLUSH, .offset = offsets[i], .done = on_done }
+		};
+
+		block_submit(f->bd, &d.req);
+		block_submit_batch(f->bd);
+		wait_done(f, &d);
+		assert_int_equal(d.ret, 0);
+	}
+	assert_int_equal(block_inflight(f->bd), 0);
+}
+
+/* io_uring: no more than queue_depth requests in flight (the CQ is sized for it). */
+static void test_queue_depth(void **state)
+{
+	struct fixture *f = *state;
+	struct block_opts o = { .cache = f->mode->cache, .aio = f->mode->aio, .queue_depth = 4 };
+	struct error err = { 0 };
+	uint8_t *buf = aligned_alloc(4096, 5 * 4096);
+	struct iovec iov[5];
+	struct done_rec d[5];
+
+	assert_non_null(buf);
+	block_close(f->bd);
+	o.path = f->path;
+	assert_int_equal(block_open(&f->bd, &o, &f->loop, &err), 0);
+	for (int i = 0; i < 5; i++) {
+		iov[i] = (struct iovec){ buf + i * 4096, 4096 };
+		d[i] = (struct done_rec){ .req = { .op = BLOCK_OP_READ,
+						   .offset = (uint64_t)i * 4096,
+						   .iov = &iov[i],
+						   .nr_iov = 1,
+						   .done = on_done } };
+		block_submit(f->bd, &d[i].req);
+	}
+	if (block_aio_mode(f->bd) == BLOCK_AIO_IO_URING) {
+		assert_int_equal(d[4].calls, 1);
+		assert_int_equal(d[4].ret, -EBUSY);
+		assert_int_equal(block_inflight(f->bd), 4);
+	}
+	block_submit_batch(f->bd);
+	block_drain(f->bd);
+	assert_int_equal(block_inflight(f->bd), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(d[i].calls, 1);
+		assert_int_equal(d[i].ret, 0);
+	}
+	free(buf);
+}
+
 static void test_flush(void **state)
 {
 	struct fixture *f = *state;
@@ -486,6 +576,9 @@ int main(void)
 		MODE_TESTS(test_read_write),
 		MODE_TESTS(test_unaligned_buffers),
 		MODE_TESTS(test_flush),
+		MODE_TESTS(test_empty_entry_no_bounce),
+		MODE_TESTS(test_flush_any_offset),
+		MODE_TESTS(test_queue_depth),
 		MODE_TESTS(test_batching),
 		MODE_TESTS(test_drain),
 		MODE_TESTS(test_discard_and_zeroes),
