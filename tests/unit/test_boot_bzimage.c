@@ -26,21 +26,6 @@
 #define IMG_SIZE (SETUP_SIZE + PAYLOAD)
 #define ZP LAYOUT_ZERO_PAGE
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
 static uint8_t g8(const struct fake_guest *vm, uint64_t gpa)
 {
 	return vm->buf[gpa];
@@ -51,22 +36,22 @@ static void make_bzimage(uint8_t *k)
 {
 	memset(k, 0, IMG_SIZE);
 	k[0x1f1] = SETUP_SECTS;
-	put32(k + 0x1f4, PAYLOAD / 16);
-	put16(k + 0x1fe, 0xaa55);
+	put_le32(k + 0x1f4, PAYLOAD / 16);
+	put_le16(k + 0x1fe, 0xaa55);
 	k[0x200] = 0xeb;
 	k[0x201] = 0x6a; /* header ends at 0x26c */
 	memcpy(k + 0x202, "HdrS", 4);
-	put16(k + 0x206, 0x020f);
-	put16(k + 0x20e, 0x400 - 0x200);
+	put_le16(k + 0x206, 0x020f);
+	put_le16(k + 0x20e, 0x400 - 0x200);
 	strcpy((char *)k + 0x400, "6.1.99-test (builder@host) #1 SMP");
 	k[0x211] = 0x00; /* the loader must set LOADED_HIGH itself */
-	put32(k + 0x22c, 0x7fffffff);
-	put32(k + 0x230, 0x200000);
+	put_le32(k + 0x22c, 0x7fffffff);
+	put_le32(k + 0x230, 0x200000);
 	k[0x234] = 1;
-	put16(k + 0x236, 0x03);
-	put32(k + 0x238, 0x7ff);
-	put64(k + 0x258, 0x1000000);
-	put32(k + 0x260, 0x400000);
+	put_le16(k + 0x236, 0x03);
+	put_le32(k + 0x238, 0x7ff);
+	put_le64(k + 0x258, 0x1000000);
+	put_le32(k + 0x260, 0x400000);
 	k[0x270] = 0x77; /* past the header's end: must not reach the zero page */
 	for (int i = 0; i < PAYLOAD; i++)
 		k[SETUP_SIZE + i] = (uint8_t)(i * 7 + 1);
@@ -84,27 +69,15 @@ static int load(struct fake_guest *vm, const uint8_t *k, size_t size, const uint
 		.cmdline = cmdline,
 	};
 
-	memset(err, 0, sizeof(*err));
-	return boot_load_bzimage(&vm->mem, &img, entry, err);
+	return fake_guest_load(vm, boot_load_bzimage, &img, entry, err);
 }
 
 static void expect_error(struct fake_guest *vm, const uint8_t *k, size_t size, int code,
 			 const char *text)
 {
-	struct boot_entry entry;
-	struct error err;
-	/* An exact-size copy, so that a sanitizer build catches reads past the end. */
-	uint8_t *copy = malloc(size ? size : 1);
-	int r;
+	struct boot_image img = { .kernel = k, .kernel_size = size, .cmdline = "console=ttyS0" };
 
-	assert_non_null(copy);
-	memcpy(copy, k, size);
-	r = load(vm, copy, size, NULL, 0, "console=ttyS0", &entry, &err);
-	free(copy);
-	if (r != code || !strstr(err.msg, text))
-		fail_msg("size %zu: got %d \"%s\", expected %d with \"%s\"", size, r, err.msg, code,
-			 text);
-	assert_int_equal(err.code, code);
+	fake_guest_expect_error(vm, boot_load_bzimage, &img, code, text);
 }
 
 static void test_load_normal(void **state)
@@ -234,11 +207,11 @@ static void test_bad_headers(void **state)
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "HdrS");
 
 	make_bzimage(k);
-	put16(k + 0x206, 0x020b);
+	put_le16(k + 0x206, 0x020b);
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "2.11 is too old");
 
 	make_bzimage(k);
-	put16(k + 0x236, 0x02);
+	put_le16(k + 0x236, 0x02);
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "XLF_KERNEL_64");
 
 	make_bzimage(k);
@@ -246,19 +219,19 @@ static void test_bad_headers(void **state)
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "too short");
 
 	make_bzimage(k);
-	put32(k + 0x1f4, 0);
+	put_le32(k + 0x1f4, 0);
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "syssize");
 
 	make_bzimage(k);
-	put32(k + 0x1f4, 0xffffffff);
+	put_le32(k + 0x1f4, 0xffffffff);
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "truncated");
 
 	make_bzimage(k);
-	put32(k + 0x230, 0x300000);
+	put_le32(k + 0x230, 0x300000);
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "power of two");
 
 	make_bzimage(k);
-	put32(k + 0x230, 0);
+	put_le32(k + 0x230, 0);
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "power of two");
 	fake_guest_free(&vm);
 }
@@ -275,38 +248,38 @@ static void test_load_address(void **state)
 	/* Not relocatable: pref_address. */
 	make_bzimage(k);
 	k[0x234] = 0;
-	put64(k + 0x258, 0x400000);
+	put_le64(k + 0x258, 0x400000);
 	assert_int_equal(load(&vm, k, sizeof(k), NULL, 0, "", &entry, &err), 0);
 	assert_int_equal(entry.rip, 0x400200);
 	assert_memory_equal(vm.buf + 0x400000, k + SETUP_SIZE, PAYLOAD);
 
 	/* Relocatable with a 16 MiB alignment. */
 	make_bzimage(k);
-	put32(k + 0x230, 0x1000000);
+	put_le32(k + 0x230, 0x1000000);
 	assert_int_equal(load(&vm, k, sizeof(k), NULL, 0, "", &entry, &err), 0);
 	assert_int_equal(entry.rip, 0x1000200);
 
 	make_bzimage(k);
 	k[0x234] = 0;
-	put64(k + 0x258, 0x10000);
+	put_le64(k + 0x258, 0x10000);
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "below 1 MiB");
 
 	make_bzimage(k);
 	k[0x234] = 0;
-	put64(k + 0x258, 0xfffffffffffff000ULL);
+	put_le64(k + 0x258, 0xfffffffffffff000ULL);
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "wraps around");
 
 	/* init_size larger than RAM. */
 	make_bzimage(k);
-	put32(k + 0x260, 0xffffffff);
+	put_le32(k + 0x260, 0xffffffff);
 	expect_error(&vm, k, sizeof(k), -ENOMEM, "outside guest RAM (32 MiB)");
 
 	/* A relocatable kernel still runs at pref_address: RAM must reach it. */
 	make_bzimage(k);
-	put64(k + 0x258, 0xfffffffffffff000ULL);
+	put_le64(k + 0x258, 0xfffffffffffff000ULL);
 	expect_error(&vm, k, sizeof(k), -ENOEXEC, "wraps around");
 	make_bzimage(k);
-	put64(k + 0x258, 0x1e00000);
+	put_le64(k + 0x258, 0x1e00000);
 	expect_error(&vm, k, sizeof(k), -ENOMEM, "outside guest RAM");
 	fake_guest_free(&vm);
 }
@@ -325,7 +298,7 @@ static void test_initrd_placement(void **state)
 
 	/* initrd_addr_max caps the placement. */
 	make_bzimage(k);
-	put32(k + 0x22c, 0x1dfffff);
+	put_le32(k + 0x22c, 0x1dfffff);
 	assert_int_equal(load(&vm, k, sizeof(k), initrd, MIB + 1, "", &entry, &err), 0);
 	rd = g32(&vm, ZP + 0x218);
 	assert_int_equal(rd & 0xfff, 0);
@@ -340,7 +313,7 @@ static void test_initrd_placement(void **state)
 	assert_int_equal(g32(&vm, ZP + 0x218), 20 * MIB);
 
 	make_bzimage(k);
-	put32(k + 0x22c, 0x17fffff);
+	put_le32(k + 0x22c, 0x17fffff);
 	assert_int_equal(load(&vm, k, sizeof(k), initrd, 8 * MIB, "", &entry, &err), -ENOMEM);
 	assert_non_null(strstr(err.msg, "initrd limit"));
 
@@ -373,7 +346,7 @@ static void test_cmdline_limits(void **state)
 	assert_non_null(strstr(err.msg, "command line is too long: 2048 bytes"));
 
 	/* The kernel may accept more than kvmini's 64 KiB area. */
-	put32(k + 0x238, 0xffffffff);
+	put_le32(k + 0x238, 0xffffffff);
 	memset(line, 'c', LAYOUT_CMDLINE_MAX);
 	line[LAYOUT_CMDLINE_MAX] = '\0';
 	assert_int_equal(load(&vm, k, sizeof(k), NULL, 0, line, &entry, &err), -E2BIG);
@@ -420,11 +393,11 @@ static void test_release(void **state)
 	assert_int_equal(bzimage_release(k, 0x404, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "6.1.");
 
-	put16(k + 0x20e, 0);
+	put_le16(k + 0x20e, 0);
 	assert_int_equal(bzimage_release(k, sizeof(k), buf, sizeof(buf)), -ENOENT);
-	put16(k + 0x20e, 0xffff);
+	put_le16(k + 0x20e, 0xffff);
 	assert_int_equal(bzimage_release(k, sizeof(k), buf, sizeof(buf)), -ENOENT);
-	put16(k + 0x20e, 0x200);
+	put_le16(k + 0x20e, 0x200);
 	assert_int_equal(bzimage_release(k, 0x300, buf, sizeof(buf)), -ENOENT);
 
 	make_bzimage(k);

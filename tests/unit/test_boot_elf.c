@@ -154,37 +154,24 @@ static void build_pvh(struct spec *s, uint64_t entry, uint32_t width)
 static int load(struct fake_guest *vm, size_t size, const uint8_t *initrd, size_t initrd_size,
 		const char *cmdline, struct boot_entry *entry, struct error *err)
 {
-	/* An exact-size copy, so that a sanitizer build catches reads past the end. */
-	uint8_t *copy = malloc(size ? size : 1);
-	int r;
 	struct boot_image bi = {
-		.kernel = copy,
+		.kernel = img,
 		.kernel_size = size,
 		.initrd = initrd,
 		.initrd_size = initrd_size,
 		.cmdline = cmdline,
 	};
 
-	memset(err, 0, sizeof(*err));
-	memset(entry, 0, sizeof(*entry));
-	assert_non_null(copy);
-	memcpy(copy, img, size);
-	r = boot_load_elf(&vm->mem, &bi, entry, err);
-	free(copy);
-	return r;
+	return fake_guest_load(vm, boot_load_elf, &bi, entry, err);
 }
 
 static void expect_error(struct fake_guest *vm, const struct spec *s, size_t size, int code,
 			 const char *text)
 {
-	struct boot_entry entry;
-	struct error err;
-	int r;
+	struct boot_image bi = { .kernel = img, .kernel_size = size, .cmdline = "" };
 
 	build(s);
-	r = load(vm, size, NULL, 0, "", &entry, &err);
-	if (r != code || !strstr(err.msg, text))
-		fail_msg("got %d \"%s\", expected %d with \"%s\"", r, err.msg, code, text);
+	fake_guest_expect_error(vm, boot_load_elf, &bi, code, text);
 }
 
 static void test_elf64_linux_entry(void **state)

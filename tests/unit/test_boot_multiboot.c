@@ -27,16 +27,11 @@
 
 static uint8_t img[IMG_SIZE];
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
 static void put_header(size_t off, uint32_t flags)
 {
-	put32(img + off, MB_MAGIC);
-	put32(img + off + 4, flags);
-	put32(img + off + 8, (uint32_t)(0U - MB_MAGIC - flags));
+	put_le32(img + off, MB_MAGIC);
+	put_le32(img + off + 4, flags);
+	put_le32(img + off + 8, (uint32_t)(0U - MB_MAGIC - flags));
 }
 
 /*
@@ -48,11 +43,11 @@ static void make_aout(uint32_t load_end, uint32_t bss_end, uint32_t entry)
 	for (size_t i = 0; i < sizeof(img); i++)
 		img[i] = (uint8_t)(i * 11 + 3);
 	put_header(HDR_OFF, MB_AOUT | 0x3);
-	put32(img + HDR_OFF + 12, 0x100000 + HDR_OFF);
-	put32(img + HDR_OFF + 16, 0x100000);
-	put32(img + HDR_OFF + 20, load_end);
-	put32(img + HDR_OFF + 24, bss_end);
-	put32(img + HDR_OFF + 28, entry);
+	put_le32(img + HDR_OFF + 12, 0x100000 + HDR_OFF);
+	put_le32(img + HDR_OFF + 16, 0x100000);
+	put_le32(img + HDR_OFF + 20, load_end);
+	put_le32(img + HDR_OFF + 24, bss_end);
+	put_le32(img + HDR_OFF + 28, entry);
 }
 
 static void make_default_aout(void)
@@ -117,11 +112,8 @@ static void make_elf(bool is64, uint64_t vaddr, uint64_t entry, uint32_t flags)
 static int load(struct fake_guest *vm, size_t size, const uint8_t *initrd, size_t initrd_size,
 		const char *cmdline, const char *name, struct boot_entry *entry, struct error *err)
 {
-	/* An exact-size copy, so that a sanitizer build catches reads past the end. */
-	uint8_t *copy = malloc(size ? size : 1);
-	int r;
 	struct boot_image bi = {
-		.kernel = copy,
+		.kernel = img,
 		.kernel_size = size,
 		.initrd = initrd,
 		.initrd_size = initrd_size,
@@ -129,23 +121,14 @@ static int load(struct fake_guest *vm, size_t size, const uint8_t *initrd, size_
 		.initrd_name = name,
 	};
 
-	memset(err, 0, sizeof(*err));
-	memset(entry, 0, sizeof(*entry));
-	assert_non_null(copy);
-	memcpy(copy, img, size);
-	r = boot_load_multiboot(&vm->mem, &bi, entry, err);
-	free(copy);
-	return r;
+	return fake_guest_load(vm, boot_load_multiboot, &bi, entry, err);
 }
 
 static void expect_error(struct fake_guest *vm, size_t size, int code, const char *text)
 {
-	struct boot_entry entry;
-	struct error err;
-	int r = load(vm, size, NULL, 0, "", NULL, &entry, &err);
+	struct boot_image bi = { .kernel = img, .kernel_size = size, .cmdline = "" };
 
-	if (r != code || !strstr(err.msg, text))
-		fail_msg("got %d \"%s\", expected %d with \"%s\"", r, err.msg, code, text);
+	fake_guest_expect_error(vm, boot_load_multiboot, &bi, code, text);
 }
 
 static void check_mmap(const struct fake_guest *vm)
@@ -240,11 +223,11 @@ static void test_aout_errors(void **state)
 	fake_guest_init(&vm, RAM);
 
 	make_default_aout();
-	put32(img + HDR_OFF + 16, 0x100000 + HDR_OFF + 4);
+	put_le32(img + HDR_OFF + 16, 0x100000 + HDR_OFF + 4);
 	expect_error(&vm, sizeof(img), -ENOEXEC, "load_addr 0x100044 is above header_addr");
 
 	make_default_aout();
-	put32(img + HDR_OFF + 16, 0x100000 - 0x1000);
+	put_le32(img + HDR_OFF + 16, 0x100000 - 0x1000);
 	expect_error(&vm, sizeof(img), -ENOEXEC, "before the start of the file");
 
 	make_aout(0x104000, 0x104000, 0x100080);
@@ -263,15 +246,15 @@ static void test_aout_errors(void **state)
 
 	/* Below 1 MiB and outside RAM. */
 	make_default_aout();
-	put32(img + HDR_OFF + 12, 0x80000 + HDR_OFF);
-	put32(img + HDR_OFF + 16, 0x80000);
-	put32(img + HDR_OFF + 20, 0x82000);
-	put32(img + HDR_OFF + 24, 0);
-	put32(img + HDR_OFF + 28, 0x80000);
+	put_le32(img + HDR_OFF + 12, 0x80000 + HDR_OFF);
+	put_le32(img + HDR_OFF + 16, 0x80000);
+	put_le32(img + HDR_OFF + 20, 0x82000);
+	put_le32(img + HDR_OFF + 24, 0);
+	put_le32(img + HDR_OFF + 28, 0x80000);
 	expect_error(&vm, sizeof(img), -ENOEXEC, "below 1 MiB");
 
 	make_default_aout();
-	put32(img + HDR_OFF + 24, 0xffffffff);
+	put_le32(img + HDR_OFF + 24, 0xffffffff);
 	expect_error(&vm, sizeof(img), -ENOMEM,
 		     "Multiboot kernel image [0x100000-0xffffffff) is outside guest RAM (32 MiB)");
 
@@ -342,13 +325,13 @@ static void test_checksum_and_search(void **state)
 	fake_guest_init(&vm, RAM);
 
 	make_default_aout();
-	put32(img + HDR_OFF + 8, 0x12345678);
+	put_le32(img + HDR_OFF + 8, 0x12345678);
 	assert_int_equal(kernel_detect(img, sizeof(img)), KERNEL_UNKNOWN);
 	expect_error(&vm, sizeof(img), -ENOEXEC,
 		     "Multiboot header at offset 0x40 has a bad checksum");
 
 	make_elf(false, 0x100000, 0x100010, 0x3);
-	put32(img + 0x1008, 0);
+	put_le32(img + 0x1008, 0);
 	assert_int_equal(kernel_detect(img, sizeof(img)), KERNEL_ELF);
 
 	memset(img, 0, sizeof(img));

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "fake_pci.h"
 #include "pci/msix.h"
 
 #define NR_VECTORS 70 /* the PBA spans two qwords */
@@ -106,11 +107,7 @@ static void fixture_free(struct fixture *f)
 /* Configuration writes the way the guest makes them: 0xCF8/0xCFC. */
 static void cfg_write16(struct fixture *f, unsigned int reg, uint16_t v)
 {
-	uint8_t a[4] = { reg & 0xfc, SLOT << 3, 0, 0x80 };
-	uint8_t d[2] = { v, v >> 8 };
-
-	pci_config_io(&f->bus, 0, a, 4, true);
-	pci_config_io(&f->bus, 4 + (reg & 3), d, 2, true);
+	guest_cfg_write(&f->bus, SLOT, reg, v, 2);
 }
 
 static uint16_t control(struct fixture *f)
@@ -123,35 +120,30 @@ static void set_control(struct fixture *f, uint16_t v)
 	cfg_write16(f, f->m.cap + 2, v);
 }
 
+/* The table and the PBA as bus_io_fns, the way a BAR's handler calls them. */
+static void table_io(void *m, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	msix_table_io(m, off, data, len, is_write);
+}
+
+static void pba_io(void *m, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	msix_pba_io(m, off, data, len, is_write);
+}
+
 static void table_write32(struct fixture *f, uint64_t off, uint32_t v)
 {
-	uint8_t d[4] = { v, v >> 8, v >> 16, v >> 24 };
-
-	msix_table_io(&f->m, off, d, 4, true);
+	io_write(table_io, &f->m, off, v, 4);
 }
 
 static uint64_t table_read(struct fixture *f, uint64_t off, uint32_t len)
 {
-	uint8_t d[8];
-	uint64_t v = 0;
-
-	memset(d, 0xee, sizeof(d));
-	msix_table_io(&f->m, off, d, len, false);
-	for (uint32_t i = 0; i < len; i++)
-		v |= (uint64_t)d[i] << (8 * i);
-	return v;
+	return io_read(table_io, &f->m, off, len);
 }
 
 static uint64_t pba_read(struct fixture *f, uint64_t off, uint32_t len)
 {
-	uint8_t d[8];
-	uint64_t v = 0;
-
-	memset(d, 0xee, sizeof(d));
-	msix_pba_io(&f->m, off, d, len, false);
-	for (uint32_t i = 0; i < len; i++)
-		v |= (uint64_t)d[i] << (8 * i);
-	return v;
+	return io_read(pba_io, &f->m, off, len);
 }
 
 /* Program vector @v with an address and data, and set its mask bit. */

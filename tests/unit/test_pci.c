@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "fake_pci.h"
 #include "pci/pci.h"
 
 #define WIN32_BASE 0xc0000000ULL
@@ -87,51 +88,12 @@ static void fixture_init(struct fixture *f, uint64_t w32_size, uint64_t w64_size
 	pci_bus_init(&f->bus, WIN32_BASE, w32_size, WIN64_BASE, w64_size, &line);
 }
 
-static void out32(struct pci_bus *bus, uint64_t port_off, uint32_t v)
-{
-	uint8_t d[4] = { v, v >> 8, v >> 16, v >> 24 };
-
-	pci_config_io(bus, port_off, d, 4, true);
-}
-
-static uint32_t in_n(struct pci_bus *bus, uint64_t port_off, uint32_t len)
-{
-	uint8_t d[4] = { 0 };
-	uint32_t v = 0;
-
-	pci_config_io(bus, port_off, d, len, false);
-	for (uint32_t i = 0; i < len; i++)
-		v |= (uint32_t)d[i] << (8 * i);
-	return v;
-}
-
-static uint32_t cfg_read(struct pci_bus *bus, unsigned int slot, unsigned int reg, uint32_t len)
-{
-	out32(bus, 0, CFG_ADDR(slot, 0, reg & 0xfc));
-	return in_n(bus, 4 + (reg & 3), len);
-}
-
-static void cfg_write(struct pci_bus *bus, unsigned int slot, unsigned int reg, uint32_t v,
-		      uint32_t len)
-{
-	uint8_t d[4] = { v, v >> 8, v >> 16, v >> 24 };
-
-	out32(bus, 0, CFG_ADDR(slot, 0, reg & 0xfc));
-	pci_config_io(bus, 4 + (reg & 3), d, len, true);
-}
-
+/* The low 32 bits of a guest read at @addr in either window. */
 static uint32_t mmio_read32(struct pci_bus *bus, uint64_t addr, uint32_t len)
 {
-	uint8_t d[8] = { 0 };
-	uint32_t v = 0;
-
 	if (addr >= WIN64_BASE)
-		pci_mmio64_io(bus, addr - WIN64_BASE, d, len, false);
-	else
-		pci_mmio32_io(bus, addr - WIN32_BASE, d, len, false);
-	for (uint32_t i = 0; i < len && i < 4; i++)
-		v |= (uint32_t)d[i] << (8 * i);
-	return v;
+		return (uint32_t)io_read(pci_mmio64_io, bus, addr - WIN64_BASE, len);
+	return (uint32_t)io_read(pci_mmio32_io, bus, addr - WIN32_BASE, len);
 }
 
 static void simple_device(struct pci_device *dev, struct moved_rec *moved)
@@ -149,17 +111,17 @@ static void test_address_register(void **state)
 	fixture_init(&f, WIN32_SIZE, WIN64_SIZE);
 	/* What Linux's pci_check_type1() does. */
 	pci_config_io(&f.bus, 3, (uint8_t[]){ 1 }, 1, true);
-	out32(&f.bus, 0, 0x80000000);
-	assert_int_equal(in_n(&f.bus, 0, 4), 0x80000000);
+	io_write(pci_config_io, &f.bus, 0, 0x80000000, 4);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 0, 4), 0x80000000);
 	/* Reserved bits read back zero. */
-	out32(&f.bus, 0, 0xffffffff);
-	assert_int_equal(in_n(&f.bus, 0, 4), 0x80fffffc);
+	io_write(pci_config_io, &f.bus, 0, 0xffffffff, 4);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 0, 4), 0x80fffffc);
 	/* Narrow accesses do not reach the register. */
 	pci_config_io(&f.bus, 0, (uint8_t[]){ 0, 0 }, 2, true);
 	pci_config_io(&f.bus, 2, (uint8_t[]){ 0 }, 1, true);
-	assert_int_equal(in_n(&f.bus, 0, 4), 0x80fffffc);
-	assert_int_equal(in_n(&f.bus, 0, 1), 0xff);
-	assert_int_equal(in_n(&f.bus, 1, 2), 0xffff);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 0, 4), 0x80fffffc);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 0, 1), 0xff);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 1, 2), 0xffff);
 	pci_bus_free(&f.bus);
 }
 
@@ -170,15 +132,15 @@ static void test_host_bridge(void **state)
 
 	(void)state;
 	fixture_init(&f, WIN32_SIZE, WIN64_SIZE);
-	assert_int_equal(cfg_read(&f.bus, 0, PCI_VENDOR_ID, 2), 0x8086);
-	assert_int_equal(cfg_read(&f.bus, 0, PCI_DEVICE_ID, 2), 0x29c0);
-	assert_int_equal(cfg_read(&f.bus, 0, PCI_REVISION_ID, 4) >> 8, 0x060000);
-	assert_int_equal(cfg_read(&f.bus, 0, PCI_HEADER_TYPE, 1), 0);
-	assert_int_equal(cfg_read(&f.bus, 0, PCI_INTERRUPT_PIN, 1), 0);
+	assert_int_equal(guest_cfg_read(&f.bus, 0, PCI_VENDOR_ID, 2), 0x8086);
+	assert_int_equal(guest_cfg_read(&f.bus, 0, PCI_DEVICE_ID, 2), 0x29c0);
+	assert_int_equal(guest_cfg_read(&f.bus, 0, PCI_REVISION_ID, 4) >> 8, 0x060000);
+	assert_int_equal(guest_cfg_read(&f.bus, 0, PCI_HEADER_TYPE, 1), 0);
+	assert_int_equal(guest_cfg_read(&f.bus, 0, PCI_INTERRUPT_PIN, 1), 0);
 	/* Linux's pci_sanity_check(): a host bridge among bus 0 devfns. */
 	for (unsigned int devfn = 0; devfn < 256; devfn++) {
-		out32(&f.bus, 0, 0x80000000u | devfn << 8 | 0x08);
-		if (in_n(&f.bus, 6, 2) == 0x0600)
+		io_write(pci_config_io, &f.bus, 0, 0x80000000u | devfn << 8 | 0x08, 4);
+		if (io_read(pci_config_io, &f.bus, 6, 2) == 0x0600)
 			sane = true;
 	}
 	assert_true(sane);
@@ -192,18 +154,18 @@ static void test_absent_all_ones(void **state)
 	(void)state;
 	fixture_init(&f, WIN32_SIZE, WIN64_SIZE);
 	/* Empty slot, other function, other bus, enable bit clear. */
-	assert_int_equal(cfg_read(&f.bus, 5, 0, 4), 0xffffffff);
-	out32(&f.bus, 0, CFG_ADDR(0, 1, 0));
-	assert_int_equal(in_n(&f.bus, 4, 4), 0xffffffff);
-	out32(&f.bus, 0, 0x80010000);
-	assert_int_equal(in_n(&f.bus, 4, 4), 0xffffffff);
-	out32(&f.bus, 0, 0x00000000);
-	assert_int_equal(in_n(&f.bus, 4, 2), 0xffff);
+	assert_int_equal(guest_cfg_read(&f.bus, 5, 0, 4), 0xffffffff);
+	io_write(pci_config_io, &f.bus, 0, CFG_ADDR(0, 1, 0), 4);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 4, 4), 0xffffffff);
+	io_write(pci_config_io, &f.bus, 0, 0x80010000, 4);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 4, 4), 0xffffffff);
+	io_write(pci_config_io, &f.bus, 0, 0x00000000, 4);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 4, 2), 0xffff);
 	/* Writes there go nowhere, in particular not to the host bridge. */
 	pci_config_io(&f.bus, 4, (uint8_t[]){ 6, 0, 0, 0 }, 4, true);
-	cfg_write(&f.bus, 5, PCI_COMMAND, 6, 2);
-	assert_int_equal(cfg_read(&f.bus, 0, PCI_COMMAND, 2), 0);
-	assert_int_equal(cfg_read(&f.bus, 0, PCI_VENDOR_ID, 4), 0x29c08086);
+	guest_cfg_write(&f.bus, 5, PCI_COMMAND, 6, 2);
+	assert_int_equal(guest_cfg_read(&f.bus, 0, PCI_COMMAND, 2), 0);
+	assert_int_equal(guest_cfg_read(&f.bus, 0, PCI_VENDOR_ID, 4), 0x29c08086);
 	pci_bus_free(&f.bus);
 }
 
@@ -219,24 +181,24 @@ static void test_access_sizes(void **state)
 	assert_int_equal(pci_bus_add_device(&f.bus, &dev), 0);
 	assert_int_equal(dev.slot, 1);
 
-	out32(&f.bus, 0, CFG_ADDR(1, 0, 0));
-	assert_int_equal(in_n(&f.bus, 4, 4), 0x10411af4);
-	assert_int_equal(in_n(&f.bus, 4, 1), 0xf4);
-	assert_int_equal(in_n(&f.bus, 5, 1), 0x1a);
-	assert_int_equal(in_n(&f.bus, 6, 2), 0x1041);
-	assert_int_equal(in_n(&f.bus, 7, 1), 0x10);
-	assert_int_equal(in_n(&f.bus, 5, 2), 0x411a);
+	io_write(pci_config_io, &f.bus, 0, CFG_ADDR(1, 0, 0), 4);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 4, 4), 0x10411af4);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 4, 1), 0xf4);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 5, 1), 0x1a);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 6, 2), 0x1041);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 7, 1), 0x10);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 5, 2), 0x411a);
 	/* Past 0xCFF: nothing. */
-	assert_int_equal(in_n(&f.bus, 7, 2), 0xffff);
-	assert_int_equal(in_n(&f.bus, 6, 4), 0xffffffff);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 7, 2), 0xffff);
+	assert_int_equal(io_read(pci_config_io, &f.bus, 6, 4), 0xffffffff);
 	/* Subsystem ids and class via the register number. */
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_SUBSYSTEM_VENDOR_ID, 4), 0x00011af4);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_REVISION_ID, 4), 0x02000001);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_SUBSYSTEM_VENDOR_ID, 4), 0x00011af4);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_REVISION_ID, 4), 0x02000001);
 	/* Byte and word writes land on the right bytes. */
-	cfg_write(&f.bus, 1, PCI_INTERRUPT_LINE, 0x2a, 1);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_INTERRUPT_LINE, 2), 0x012a);
-	cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MASTER, 2);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_COMMAND, 2), PCI_COMMAND_MASTER);
+	guest_cfg_write(&f.bus, 1, PCI_INTERRUPT_LINE, 0x2a, 1);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_INTERRUPT_LINE, 2), 0x012a);
+	guest_cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MASTER, 2);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_COMMAND, 2), PCI_COMMAND_MASTER);
 	/* Direct accessors reject out-of-range offsets. */
 	assert_int_equal(pci_cfg_read(&dev, 255, 2), 0xffffffff);
 	assert_int_equal(pci_cfg_read(&dev, 0, 5), 0xffffffff);
@@ -259,19 +221,19 @@ static void test_read_only_fields(void **state)
 	memcpy(before, dev.cfg, sizeof(before));
 
 	for (unsigned int reg = 0; reg < 0x10; reg += 4)
-		cfg_write(&f.bus, 1, reg, 0xffffffff, 4);
+		guest_cfg_write(&f.bus, 1, reg, 0xffffffff, 4);
 	for (unsigned int reg = 0x28; reg < PCI_CFG_SIZE; reg += 4)
-		cfg_write(&f.bus, 1, reg, 0xffffffff, 4);
+		guest_cfg_write(&f.bus, 1, reg, 0xffffffff, 4);
 
 	assert_memory_equal(dev.cfg, before, PCI_COMMAND);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_COMMAND, 2),
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_COMMAND, 2),
 			 PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_STATUS, 2), 0);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_STATUS, 2), 0);
 	assert_memory_equal(dev.cfg + PCI_REVISION_ID, before + PCI_REVISION_ID, 4);
 	assert_int_equal(dev.cfg[PCI_HEADER_TYPE], 0);
 	assert_memory_equal(dev.cfg + 0x28, before + 0x28, PCI_INTERRUPT_LINE - 0x28);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_INTERRUPT_LINE, 1), 0xff);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_INTERRUPT_PIN, 1), 1);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_INTERRUPT_LINE, 1), 0xff);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_INTERRUPT_PIN, 1), 1);
 	assert_memory_equal(dev.cfg + 0x3e, before + 0x3e, PCI_CFG_SIZE - 0x3e);
 	pci_bus_free(&f.bus);
 }
@@ -288,17 +250,17 @@ static void test_status_w1c(void **state)
 	assert_int_equal(pci_bus_add_device(&f.bus, &dev), 0);
 	pci_cfg_write_raw(&dev, PCI_STATUS, 0xf900 | PCI_STATUS_CAP_LIST, 2);
 
-	cfg_write(&f.bus, 1, PCI_STATUS, 0x0100, 2);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_STATUS, 2), 0xf800 | PCI_STATUS_CAP_LIST);
+	guest_cfg_write(&f.bus, 1, PCI_STATUS, 0x0100, 2);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_STATUS, 2), 0xf800 | PCI_STATUS_CAP_LIST);
 	/* Writing zeros clears nothing; a dword write at COMMAND reaches it too. */
-	cfg_write(&f.bus, 1, PCI_STATUS, 0, 2);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_STATUS, 2), 0xf800 | PCI_STATUS_CAP_LIST);
-	cfg_write(&f.bus, 1, PCI_COMMAND, 0x80000000 | PCI_COMMAND_MASTER, 4);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_STATUS, 2), 0x7800 | PCI_STATUS_CAP_LIST);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_COMMAND, 2), PCI_COMMAND_MASTER);
+	guest_cfg_write(&f.bus, 1, PCI_STATUS, 0, 2);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_STATUS, 2), 0xf800 | PCI_STATUS_CAP_LIST);
+	guest_cfg_write(&f.bus, 1, PCI_COMMAND, 0x80000000 | PCI_COMMAND_MASTER, 4);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_STATUS, 2), 0x7800 | PCI_STATUS_CAP_LIST);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_COMMAND, 2), PCI_COMMAND_MASTER);
 	/* All ones clears the error bits, not CAP_LIST. */
-	cfg_write(&f.bus, 1, PCI_STATUS, 0xffff, 2);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_STATUS, 2), PCI_STATUS_CAP_LIST);
+	guest_cfg_write(&f.bus, 1, PCI_STATUS, 0xffff, 2);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_STATUS, 2), PCI_STATUS_CAP_LIST);
 	pci_bus_free(&f.bus);
 }
 
@@ -318,19 +280,19 @@ static void test_bar_outside_windows(void **state)
 	assert_int_equal(pci_device_add_bar(&dev, 0, 0x4000, false, bar_io, &io), 0);
 	assert_int_equal(pci_bus_add_device(&f.bus, &dev), 0);
 	assert_int_equal(pci_bus_add_device(&f.bus, &dev), -EBUSY);
-	lo = cfg_read(&f.bus, 1, PCI_BAR0, 4);
-	cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	lo = guest_cfg_read(&f.bus, 1, PCI_BAR0, 4);
+	guest_cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
 	assert_int_equal(moved.n, 1);
 	assert_true(moved.calls[0].enabled);
 
 	/* Onto low RAM: decoding stops. */
-	cfg_write(&f.bus, 1, PCI_BAR0, 0x100000, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0, 0x100000, 4);
 	assert_int_equal(moved.n, 2);
 	assert_false(moved.calls[1].enabled);
 	pci_mmio32_io(&f.bus, lo - WIN32_BASE, d, 4, false);
 	assert_int_equal(io.calls, 0);
 	/* Back inside: decoding again. */
-	cfg_write(&f.bus, 1, PCI_BAR0, lo, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0, lo, 4);
 	assert_int_equal(moved.n, 3);
 	assert_true(moved.calls[2].enabled);
 	pci_mmio32_io(&f.bus, lo - WIN32_BASE, d, 4, false);
@@ -355,50 +317,50 @@ static void test_bar_sizing(void **state)
 	assert_int_equal(pci_bus_add_device(&f.bus, &dev), 0);
 
 	/* 32-bit: the size mask, type bits kept; then the original back. */
-	lo = cfg_read(&f.bus, 1, PCI_BAR0, 4);
-	cfg_write(&f.bus, 1, PCI_BAR0, 0xffffffff, 4);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_BAR0, 4), 0xffffc000);
-	cfg_write(&f.bus, 1, PCI_BAR0, lo, 4);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_BAR0, 4), lo);
+	lo = guest_cfg_read(&f.bus, 1, PCI_BAR0, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0, 0xffffffff, 4);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_BAR0, 4), 0xffffc000);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0, lo, 4);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_BAR0, 4), lo);
 
 	/* 64-bit, 512 MiB: type 2 in the low dword, all of the high dword. */
-	lo = cfg_read(&f.bus, 1, PCI_BAR0 + 4, 4);
-	hi = cfg_read(&f.bus, 1, PCI_BAR0 + 8, 4);
+	lo = guest_cfg_read(&f.bus, 1, PCI_BAR0 + 4, 4);
+	hi = guest_cfg_read(&f.bus, 1, PCI_BAR0 + 8, 4);
 	assert_int_equal(lo & 0xf, 0x4);
-	cfg_write(&f.bus, 1, PCI_BAR0 + 4, 0xffffffff, 4);
-	cfg_write(&f.bus, 1, PCI_BAR0 + 8, 0xffffffff, 4);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_BAR0 + 4, 4), 0xe0000004);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_BAR0 + 8, 4), 0xffffffff);
-	cfg_write(&f.bus, 1, PCI_BAR0 + 4, lo, 4);
-	cfg_write(&f.bus, 1, PCI_BAR0 + 8, hi, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 4, 0xffffffff, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 8, 0xffffffff, 4);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_BAR0 + 4, 4), 0xe0000004);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_BAR0 + 8, 4), 0xffffffff);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 4, lo, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 8, hi, 4);
 	assert_int_equal(dev.bars[1].addr, (uint64_t)hi << 32 | (lo & ~0xfu));
 
 	/* 64-bit, 8 GiB: the size shows in the high dword. */
-	lo = cfg_read(&f.bus, 1, PCI_BAR0 + 12, 4);
-	hi = cfg_read(&f.bus, 1, PCI_BAR0 + 16, 4);
-	cfg_write(&f.bus, 1, PCI_BAR0 + 12, 0xffffffff, 4);
-	cfg_write(&f.bus, 1, PCI_BAR0 + 16, 0xffffffff, 4);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_BAR0 + 12, 4), 0x00000004);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_BAR0 + 16, 4), 0xfffffffe);
+	lo = guest_cfg_read(&f.bus, 1, PCI_BAR0 + 12, 4);
+	hi = guest_cfg_read(&f.bus, 1, PCI_BAR0 + 16, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 12, 0xffffffff, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 16, 0xffffffff, 4);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_BAR0 + 12, 4), 0x00000004);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_BAR0 + 16, 4), 0xfffffffe);
 	/* Unused BARs and the ROM BAR read zero whatever is written. */
-	cfg_write(&f.bus, 1, PCI_BAR0 + 20, 0xffffffff, 4);
-	cfg_write(&f.bus, 1, 0x30, 0xffffffff, 4);
-	assert_int_equal(cfg_read(&f.bus, 1, PCI_BAR0 + 20, 4), 0);
-	assert_int_equal(cfg_read(&f.bus, 1, 0x30, 4), 0);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 20, 0xffffffff, 4);
+	guest_cfg_write(&f.bus, 1, 0x30, 0xffffffff, 4);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_BAR0 + 20, 4), 0);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, 0x30, 4), 0);
 	/* Memory decoding is off: sizing moved nothing. */
 	assert_int_equal(moved.n, 0);
 	assert_int_equal(io.calls, 0);
 	/* Back in place, every BAR decodes once memory is on (8 GiB too). */
-	cfg_write(&f.bus, 1, PCI_BAR0 + 12, lo, 4);
-	cfg_write(&f.bus, 1, PCI_BAR0 + 16, hi, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 12, lo, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 16, hi, 4);
 	assert_int_equal(dev.bars[3].addr, WIN64_BASE + (8ULL << 30));
-	cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	guest_cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
 	assert_int_equal(moved.n, 3);
 	assert_int_equal(moved.calls[2].bar, 3);
 	assert_int_equal(moved.calls[2].addr, WIN64_BASE + (8ULL << 30));
 	assert_true(moved.calls[2].enabled);
 	/* Sizing the high dword of the 8 GiB BAR stops its decoding. */
-	cfg_write(&f.bus, 1, PCI_BAR0 + 16, 0xffffffff, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 16, 0xffffffff, 4);
 	assert_int_equal(moved.n, 4);
 	assert_int_equal(moved.calls[3].bar, 3);
 	assert_false(moved.calls[3].enabled);
@@ -479,7 +441,7 @@ static void test_mmio_routing(void **state)
 	assert_int_equal(mmio_read32(&f.bus, base + 0x10, 4), 0xffffffff);
 	assert_int_equal(io0.calls, 0);
 
-	cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	guest_cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
 	assert_int_equal(moved.n, 2);
 	assert_int_equal(moved.calls[0].bar, 0);
 	assert_int_equal(moved.calls[0].addr, base);
@@ -510,8 +472,8 @@ static void test_mmio_routing(void **state)
 
 	/* Move BAR 0; the same value again is no move. */
 	moved.n = 0;
-	cfg_write(&f.bus, 1, PCI_BAR0, (uint32_t)(base + 0x100000), 4);
-	cfg_write(&f.bus, 1, PCI_BAR0, (uint32_t)(base + 0x100000), 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0, (uint32_t)(base + 0x100000), 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0, (uint32_t)(base + 0x100000), 4);
 	assert_int_equal(moved.n, 1);
 	assert_int_equal(moved.calls[0].addr, base + 0x100000);
 	assert_true(moved.calls[0].enabled);
@@ -522,18 +484,18 @@ static void test_mmio_routing(void **state)
 
 	/* Sizing with decoding on stops decoding until the address is back. */
 	moved.n = 0;
-	cfg_write(&f.bus, 1, PCI_BAR0, 0xffffffff, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0, 0xffffffff, 4);
 	assert_int_equal(moved.n, 1);
 	assert_false(moved.calls[0].enabled);
 	assert_int_equal(mmio_read32(&f.bus, 0xfffffff0, 4), 0xffffffff);
-	cfg_write(&f.bus, 1, PCI_BAR0, (uint32_t)base, 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0, (uint32_t)base, 4);
 	assert_int_equal(moved.n, 2);
 	assert_true(moved.calls[1].enabled);
 	assert_int_equal(moved.calls[1].addr, base);
 
 	/* Decoding off again: both BARs report it, nothing routed. */
 	moved.n = 0;
-	cfg_write(&f.bus, 1, PCI_COMMAND, 0, 2);
+	guest_cfg_write(&f.bus, 1, PCI_COMMAND, 0, 2);
 	assert_int_equal(moved.n, 2);
 	assert_false(moved.calls[0].enabled);
 	assert_false(moved.calls[1].enabled);
@@ -542,7 +504,7 @@ static void test_mmio_routing(void **state)
 	pci_mmio32_io(&f.bus, base - WIN32_BASE, w, 4, true);
 	assert_int_equal(io0.calls, 0);
 	/* While off, moves are not reported. */
-	cfg_write(&f.bus, 1, PCI_BAR0, (uint32_t)(base + 0x8000), 4);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0, (uint32_t)(base + 0x8000), 4);
 	assert_int_equal(moved.n, 2);
 	pci_bus_free(&f.bus);
 }
@@ -613,29 +575,29 @@ static void test_intx(void **state)
 
 	pci_device_set_intx(a, true);
 	assert_int_equal(f.irq.level[17], 1);
-	assert_true(cfg_read(&f.bus, 1, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
+	assert_true(guest_cfg_read(&f.bus, 1, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
 	/* INTx Disable lowers the line but keeps the status. */
-	cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, 2);
+	guest_cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, 2);
 	assert_int_equal(f.irq.level[17], 0);
-	assert_true(cfg_read(&f.bus, 1, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
-	cfg_write(&f.bus, 1, PCI_COMMAND, 0, 2);
+	assert_true(guest_cfg_read(&f.bus, 1, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
+	guest_cfg_write(&f.bus, 1, PCI_COMMAND, 0, 2);
 	assert_int_equal(f.irq.level[17], 1);
 
 	/* Wired-OR with the other device on GSI 17. */
 	pci_device_set_intx(b, true);
 	pci_device_set_intx(a, false);
 	assert_int_equal(f.irq.level[17], 1);
-	assert_false(cfg_read(&f.bus, 1, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
+	assert_false(guest_cfg_read(&f.bus, 1, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
 	pci_device_set_intx(b, false);
 	assert_int_equal(f.irq.level[17], 0);
 
 	/* Disabled while raising: nothing reaches the line. */
 	f.irq.calls = 0;
-	cfg_write(&f.bus, 2, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, 2);
+	guest_cfg_write(&f.bus, 2, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, 2);
 	pci_device_set_intx(&devs[1], true);
 	assert_int_equal(f.irq.level[18], 0);
-	assert_true(cfg_read(&f.bus, 2, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
-	cfg_write(&f.bus, 2, PCI_COMMAND, 0, 2);
+	assert_true(guest_cfg_read(&f.bus, 2, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
+	guest_cfg_write(&f.bus, 2, PCI_COMMAND, 0, 2);
 	assert_int_equal(f.irq.level[18], 1);
 	/* A device on no bus is ignored. */
 	struct pci_device lone;
@@ -667,19 +629,19 @@ static void test_cfg_written_hook_and_addr_bits(void **state)
 	dev.cfg_written = cfg_written;
 	dev.opaque = rec;
 	assert_int_equal(pci_bus_add_device(&f.bus, &dev), 0);
-	cfg_write(&f.bus, 1, 0x43, 0x12, 1);
+	guest_cfg_write(&f.bus, 1, 0x43, 0x12, 1);
 	assert_int_equal(rec[0], 0x43);
 	assert_int_equal(rec[1], 1);
-	cfg_write(&f.bus, 1, 0x42, 0x1234, 2);
+	guest_cfg_write(&f.bus, 1, 0x42, 0x1234, 2);
 	assert_int_equal(rec[0], 0x42);
 	assert_int_equal(rec[1], 2);
 	assert_int_equal(rec[2], 2);
 	/* Low address bits do not select the register: 0xCFC + 1 does. */
-	out32(&f.bus, 0, CFG_ADDR(1, 0, 0x40) | 3);
+	io_write(pci_config_io, &f.bus, 0, CFG_ADDR(1, 0, 0x40) | 3, 4);
 	pci_config_io(&f.bus, 5, (uint8_t[]){ 0 }, 1, true);
 	assert_int_equal(rec[0], 0x41);
 	/* Reads do not call it. */
-	(void)cfg_read(&f.bus, 1, 0x40, 4);
+	(void)guest_cfg_read(&f.bus, 1, 0x40, 4);
 	assert_int_equal(rec[2], 3);
 	pci_bus_free(&f.bus);
 }
@@ -746,7 +708,7 @@ static void test_full_bus(void **state)
 	}
 	simple_device(&devs[PCI_MAX_SLOTS - 1], NULL);
 	assert_int_equal(pci_bus_add_device(&f.bus, &devs[PCI_MAX_SLOTS - 1]), -ENOSPC);
-	assert_int_equal(cfg_read(&f.bus, 31, PCI_VENDOR_ID, 2), 0x1af4);
+	assert_int_equal(guest_cfg_read(&f.bus, 31, PCI_VENDOR_ID, 2), 0x1af4);
 	pci_bus_free(&f.bus);
 	free(devs);
 }

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "fake_guest.h"
+#include "fake_virtio.h"
 #include "virtio/blk.h"
 
 #define RAM (4u << 20)
@@ -26,12 +26,6 @@
 #define R false /* device-readable buffer */
 #define W true /* device-writable buffer */
 
-struct buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
 /* A fake driver that builds split rings in guest RAM the way Linux does. */
 struct drv {
 	struct fake_guest g;
@@ -41,55 +35,22 @@ struct drv {
 	enum block_aio aio;
 	char dir[64];
 	char path[96];
-	uint16_t avail_idx[NR_QUEUES];
-	uint16_t next_desc[NR_QUEUES];
-	uint16_t used_seen[NR_QUEUES];
-	unsigned int irqs[NR_QUEUES];
-	unsigned int config_irqs;
-	uint64_t next_data;
+	struct fake_vq vq[NR_QUEUES];
+	struct fake_irqs irq;
+	struct fake_data data;
 };
 
 static const enum block_aio aio_sync = BLOCK_AIO_SYNC;
 static const enum block_aio aio_uring = BLOCK_AIO_IO_URING;
 
-static uint64_t desc_gpa(unsigned int q)
+static uint64_t queue_base(unsigned int q)
 {
 	return 0x10000 + 0x10000 * (uint64_t)q;
 }
 
-static uint64_t avail_gpa(unsigned int q)
-{
-	return desc_gpa(q) + 0x2000;
-}
-
-static uint64_t used_gpa(unsigned int q)
-{
-	return desc_gpa(q) + 0x3000;
-}
-
-static void put16(struct drv *d, uint64_t gpa, uint16_t v)
-{
-	memcpy(d->g.buf + gpa, &v, sizeof(v));
-}
-
 static uint16_t used_idx(struct drv *d, unsigned int q)
 {
-	return g16(&d->g, used_gpa(q) + 2);
-}
-
-static void queue_interrupt(void *opaque, unsigned int q)
-{
-	struct drv *d = opaque;
-
-	assert_true(q < NR_QUEUES);
-	d->irqs[q]++;
-}
-
-static void config_interrupt(void *opaque)
-{
-	struct drv *d = opaque;
-
-	d->config_irqs++;
+	return fake_vq_used_idx(&d->vq[q]);
 }
 
 static void make_image(const char *path)
@@ -130,12 +91,12 @@ static bool file_all(struct drv *d, uint64_t off, int byte, size_t len)
 static void init_queues(struct drv *d)
 {
 	for (unsigned int q = 0; q < NR_QUEUES; q++) {
-		memset(d->g.buf + desc_gpa(q), 0, 0x4000);
-		d->avail_idx[q] = 0;
-		d->next_desc[q] = 0;
-		d->used_seen[q] = 0;
-		assert_int_equal(virtq_init(&d->vdev->vqs[q], &d->g.mem, QSIZE, desc_gpa(q),
-					    avail_gpa(q), used_gpa(q), false, false),
+		struct fake_vq *vq = &d->vq[q];
+
+		fake_vq_init(vq, &d->g, queue_base(q), QSIZE);
+		fake_vq_clear(vq);
+		assert_int_equal(virtq_init(&d->vdev->vqs[q], &d->g.mem, QSIZE, vq->desc, vq->avail,
+					    vq->used, false, false),
 				 0);
 	}
 	/* As the transport does: start is optional (vdev.running is all blk needs). */
@@ -154,7 +115,7 @@ static void create(struct drv *d, bool ro)
 	assert_int_equal(virtio_blk_create(&d->blk, &o, NR_QUEUES, &d->g.mem, &d->loop, &err), 0);
 	d->vdev = virtio_blk_vdev(d->blk);
 	d->vdev->driver_features = d->vdev->device_features;
-	d->vdev->transport = (struct virtio_transport){ queue_interrupt, config_interrupt, d };
+	d->vdev->transport = fake_irqs_transport(&d->irq, NR_QUEUES);
 	init_queues(d);
 }
 
@@ -166,7 +127,7 @@ static int setup(void **state)
 	assert_non_null(d);
 	d->aio = *(const enum block_aio *)*state;
 	fake_guest_init(&d->g, RAM);
-	d->next_data = DATA_GPA;
+	fake_data_init(&d->data, &d->g, DATA_GPA);
 	snprintf(d->dir, sizeof(d->dir), "/tmp/kvmini-vblk-XXXXXX");
 	assert_non_null(mkdtemp(d->dir));
 	snprintf(d->path, sizeof(d->path), "%s/disk.img", d->dir);
@@ -192,20 +153,16 @@ static int teardown(void **state)
 
 static uint64_t alloc(struct drv *d, uint32_t len)
 {
-	uint64_t gpa = d->next_data;
-
-	d->next_data = (d->next_data + len + 15) & ~15ULL;
-	assert_true(d->next_data < RAM);
-	return gpa;
+	return fake_data_alloc(&d->data, NULL, len);
 }
 
 static uint64_t header(struct drv *d, uint32_t type, uint64_t sector)
 {
 	uint64_t gpa = alloc(d, 16);
 
-	memcpy(d->g.buf + gpa, &type, 4);
-	memset(d->g.buf + gpa + 4, 0, 4);
-	memcpy(d->g.buf + gpa + 8, &sector, 8);
+	put_le32(d->g.buf + gpa, type);
+	put_le32(d->g.buf + gpa + 4, 0);
+	put_le64(d->g.buf + gpa + 8, sector);
 	return gpa;
 }
 
@@ -217,30 +174,6 @@ static uint64_t status_byte(struct drv *d)
 	return gpa;
 }
 
-/* Put a chain in the descriptor table and make it available. */
-static uint16_t add_chain(struct drv *d, unsigned int q, const struct buf *bufs, unsigned int n)
-{
-	uint16_t head = d->next_desc[q];
-
-	for (unsigned int i = 0; i < n; i++) {
-		uint16_t idx = (uint16_t)((head + i) % QSIZE);
-		struct virtq_desc desc = {
-			.addr = bufs[i].gpa,
-			.len = bufs[i].len,
-			.flags = (uint16_t)((bufs[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-					    (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
-			.next = (uint16_t)((idx + 1) % QSIZE),
-		};
-
-		memcpy(d->g.buf + desc_gpa(q) + 16 * (uint64_t)idx, &desc, sizeof(desc));
-	}
-	d->next_desc[q] = (uint16_t)((head + n) % QSIZE);
-	put16(d, avail_gpa(q) + 4 + 2 * (uint64_t)(d->avail_idx[q] % QSIZE), head);
-	d->avail_idx[q]++;
-	put16(d, avail_gpa(q) + 2, d->avail_idx[q]);
-	return head;
-}
-
 static void kick(struct drv *d, unsigned int q)
 {
 	d->vdev->ops->queue_notify(d->vdev, q);
@@ -249,31 +182,20 @@ static void kick(struct drv *d, unsigned int q)
 /* Run the event loop until @n more chains were used on queue @q. */
 static void wait_used(struct drv *d, unsigned int q, uint16_t n)
 {
-	for (int i = 0; i < 200 && (uint16_t)(used_idx(d, q) - d->used_seen[q]) < n; i++)
+	for (int i = 0; i < 200 && (uint16_t)(used_idx(d, q) - d->vq[q].used_seen) < n; i++)
 		event_loop_run_once(&d->loop, 50);
-	assert_int_equal((uint16_t)(used_idx(d, q) - d->used_seen[q]), n);
-}
-
-/* The next used element of queue @q: its head, and the length it reports. */
-static uint32_t next_used(struct drv *d, unsigned int q, uint16_t *head)
-{
-	uint64_t e = used_gpa(q) + 4 + 8 * (uint64_t)(d->used_seen[q] % QSIZE);
-
-	d->used_seen[q]++;
-	if (head)
-		*head = (uint16_t)g32(&d->g, e);
-	return g32(&d->g, e + 4);
+	assert_int_equal((uint16_t)(used_idx(d, q) - d->vq[q].used_seen), n);
 }
 
 /* Send one chain on queue 0 and wait for it: the used length. */
-static uint32_t request(struct drv *d, const struct buf *bufs, unsigned int n)
+static uint32_t request(struct drv *d, const struct fake_buf *bufs, unsigned int n)
 {
-	uint16_t head = add_chain(d, 0, bufs, n), used_head;
+	uint16_t head = fake_vq_post(&d->vq[0], bufs, n), used_head;
 	uint32_t len;
 
 	kick(d, 0);
 	wait_used(d, 0, 1);
-	len = next_used(d, 0, &used_head);
+	len = fake_vq_next_used(&d->vq[0], &used_head);
 	assert_int_equal(used_head, head);
 	return len;
 }
@@ -283,9 +205,9 @@ static uint8_t simple(struct drv *d, uint32_t type, uint64_t sector, uint64_t da
 		      bool data_write, uint32_t *used_len)
 {
 	uint64_t st = status_byte(d);
-	struct buf bufs[3] = { { header(d, type, sector), 16, R },
-			       { data, len, data_write },
-			       { st, 1, W } };
+	struct fake_buf bufs[3] = { { header(d, type, sector), 16, R },
+				    { data, len, data_write },
+				    { st, 1, W } };
 	uint32_t ul;
 
 	if (!len) {
@@ -352,15 +274,15 @@ static void test_write_read(void **state)
 	uint8_t check[1024];
 
 	/* Header split across two buffers, data across two. */
-	struct buf out[5] = { { hdr, 8, R },
-			      { hdr + 8, 8, R },
-			      { data, 512, R },
-			      { data + 512, 512, R },
-			      { st, 1, W } };
+	struct fake_buf out[5] = { { hdr, 8, R },
+				   { hdr + 8, 8, R },
+				   { data, 512, R },
+				   { data + 512, 512, R },
+				   { st, 1, W } };
 
 	assert_int_equal(request(d, out, 5), 1);
 	assert_int_equal(d->g.buf[st], VIRTIO_BLK_S_OK);
-	assert_int_equal(d->irqs[0], 1);
+	assert_int_equal(d->irq.queue[0], 1);
 	file_read(d, 10 * 512, check, sizeof(check));
 	assert_memory_equal(check, d->g.buf + data, 1024);
 	assert_true(file_all(d, 9 * 512, 0xaa, 512));
@@ -370,21 +292,21 @@ static void test_write_read(void **state)
 	in = alloc(d, 1024);
 	memset(d->g.buf + in, 0, 1024);
 	st = status_byte(d);
-	struct buf rd[5] = { { header(d, VIRTIO_BLK_T_IN, 10), 16, R },
-			     { in, 300, W },
-			     { in + 300, 700, W },
-			     { in + 1000, 24, W },
-			     { st, 1, W } };
+	struct fake_buf rd[5] = { { header(d, VIRTIO_BLK_T_IN, 10), 16, R },
+				  { in, 300, W },
+				  { in + 300, 700, W },
+				  { in + 1000, 24, W },
+				  { st, 1, W } };
 	assert_int_equal(request(d, rd, 5), 1025);
 	assert_int_equal(d->g.buf[st], VIRTIO_BLK_S_OK);
 	assert_memory_equal(d->g.buf + in, d->g.buf + data, 1024);
-	assert_int_equal(d->irqs[0], 2);
-	assert_int_equal(d->irqs[1], 0);
+	assert_int_equal(d->irq.queue[0], 2);
+	assert_int_equal(d->irq.queue[1], 0);
 
 	/* The status byte is the last byte of the last writable buffer. */
 	in = alloc(d, 513);
 	memset(d->g.buf + in, 0x77, 513);
-	struct buf rd2[2] = { { header(d, VIRTIO_BLK_T_IN, 11), 16, R }, { in, 513, W } };
+	struct fake_buf rd2[2] = { { header(d, VIRTIO_BLK_T_IN, 11), 16, R }, { in, 513, W } };
 	assert_int_equal(request(d, rd2, 2), 513);
 	assert_int_equal(d->g.buf[in + 512], VIRTIO_BLK_S_OK);
 	assert_memory_equal(d->g.buf + in, d->g.buf + data + 512, 512);
@@ -397,17 +319,17 @@ static void test_flush(void **state)
 {
 	struct drv *d = *state;
 	uint64_t st = status_byte(d);
-	struct buf bufs[2] = { { header(d, VIRTIO_BLK_T_FLUSH, 0), 16, R }, { st, 1, W } };
+	struct fake_buf bufs[2] = { { header(d, VIRTIO_BLK_T_FLUSH, 0), 16, R }, { st, 1, W } };
 
-	add_chain(d, 0, bufs, 2);
+	fake_vq_post(&d->vq[0], bufs, 2);
 	kick(d, 0);
 	/* With io_uring the flush completes only when the fsync did. */
 	if (d->aio == BLOCK_AIO_IO_URING)
 		assert_int_equal(used_idx(d, 0), 0);
 	wait_used(d, 0, 1);
-	assert_int_equal(next_used(d, 0, NULL), 1);
+	assert_int_equal(fake_vq_next_used(&d->vq[0], NULL), 1);
 	assert_int_equal(d->g.buf[st], VIRTIO_BLK_S_OK);
-	assert_int_equal(d->irqs[0], 1);
+	assert_int_equal(d->irq.queue[0], 1);
 }
 
 /* The sector of a flush means nothing: any value, even one that wraps * 512. */
@@ -448,9 +370,9 @@ static uint64_t segments(struct drv *d, unsigned int n, const uint64_t *sector, 
 	uint64_t gpa = alloc(d, 16 * n);
 
 	for (unsigned int i = 0; i < n; i++) {
-		memcpy(d->g.buf + gpa + 16 * i, &sector[i], 8);
-		memcpy(d->g.buf + gpa + 16 * i + 8, &num[i], 4);
-		memcpy(d->g.buf + gpa + 16 * i + 12, &flags[i], 4);
+		put_le64(d->g.buf + gpa + 16 * i, sector[i]);
+		put_le32(d->g.buf + gpa + 16 * i + 8, num[i]);
+		put_le32(d->g.buf + gpa + 16 * i + 12, flags[i]);
 	}
 	return gpa;
 }
@@ -529,17 +451,18 @@ static void test_hostile(void **state)
 	/* Header short: 8 readable bytes, then the status. */
 	st = status_byte(d);
 	hdr = header(d, VIRTIO_BLK_T_OUT, 0);
-	struct buf short_hdr[2] = { { hdr, 8, R }, { st, 1, W } };
+	struct fake_buf short_hdr[2] = { { hdr, 8, R }, { st, 1, W } };
 	assert_int_equal(request(d, short_hdr, 2), 1);
 	assert_int_equal(d->g.buf[st], VIRTIO_BLK_S_IOERR);
 	/* No header at all. */
 	st = status_byte(d);
-	struct buf only_status[1] = { { st, 1, W } };
+	struct fake_buf only_status[1] = { { st, 1, W } };
 	assert_int_equal(request(d, only_status, 1), 1);
 	assert_int_equal(d->g.buf[st], VIRTIO_BLK_S_IOERR);
 
 	/* No writable byte: no status can be given; used with length 0. */
-	struct buf no_status[2] = { { header(d, VIRTIO_BLK_T_OUT, 0), 16, R }, { data, 512, R } };
+	struct fake_buf no_status[2] = { { header(d, VIRTIO_BLK_T_OUT, 0), 16, R },
+					 { data, 512, R } };
 	assert_int_equal(request(d, no_status, 2), 0);
 	assert_true(file_all(d, 0, 0xaa, 512));
 
@@ -577,10 +500,10 @@ static void test_hostile(void **state)
 	assert_true(file_all(d, 0, 0xaa, 512));
 	/* A write with readable and writable data. */
 	st = status_byte(d);
-	struct buf mixed[4] = { { header(d, VIRTIO_BLK_T_OUT, 0), 16, R },
-				{ data, 512, R },
-				{ data + 512, 512, W },
-				{ st, 1, W } };
+	struct fake_buf mixed[4] = { { header(d, VIRTIO_BLK_T_OUT, 0), 16, R },
+				     { data, 512, R },
+				     { data + 512, 512, W },
+				     { st, 1, W } };
 	assert_int_equal(request(d, mixed, 4), 1);
 	assert_int_equal(d->g.buf[st], VIRTIO_BLK_S_IOERR);
 	assert_true(file_all(d, 0, 0xaa, 1024));
@@ -627,14 +550,14 @@ static void expect_broken_then_reset(struct drv *d)
 	uint16_t before;
 
 	assert_true(d->vdev->status & VIRTIO_STATUS_NEEDS_RESET);
-	assert_int_equal(d->config_irqs, 1);
+	assert_int_equal(d->irq.config, 1);
 	/* The device ignores the queue until reset. */
 	before = used_idx(d, 0);
 	uint64_t st = status_byte(d);
-	struct buf ok[3] = { { header(d, VIRTIO_BLK_T_OUT, 0), 16, R },
-			     { data, 512, R },
-			     { st, 1, W } };
-	add_chain(d, 0, ok, 3);
+	struct fake_buf ok[3] = { { header(d, VIRTIO_BLK_T_OUT, 0), 16, R },
+				  { data, 512, R },
+				  { st, 1, W } };
+	fake_vq_post(&d->vq[0], ok, 3);
 	kick(d, 0);
 	event_loop_run_once(&d->loop, 20);
 	assert_int_equal(used_idx(d, 0), before);
@@ -653,9 +576,9 @@ static void test_bad_head(void **state)
 {
 	struct drv *d = *state;
 
-	/* An avail entry naming descriptor 300 of 256. */
-	put16(d, avail_gpa(0) + 4, 300);
-	put16(d, avail_gpa(0) + 2, 1);
+	/* An avail entry naming descriptor 300 of 256 (behind the driver's count). */
+	fake_vq_put_avail(&d->vq[0], 0, 300);
+	fake_vq_put_avail_idx(&d->vq[0], 1);
 	kick(d, 0);
 	assert_int_equal(used_idx(d, 0), 0);
 	expect_broken_then_reset(d);
@@ -664,13 +587,9 @@ static void test_bad_head(void **state)
 static void test_descriptor_loop(void **state)
 {
 	struct drv *d = *state;
-	struct virtq_desc desc = {
-		.addr = DATA_GPA, .len = 16, .flags = VIRTQ_DESC_F_NEXT, .next = 0
-	};
-
-	memcpy(d->g.buf + desc_gpa(0), &desc, sizeof(desc));
-	put16(d, avail_gpa(0) + 4, 0);
-	put16(d, avail_gpa(0) + 2, 1);
+	fake_vq_put_desc(&d->vq[0], 0, DATA_GPA, 16, VIRTQ_DESC_F_NEXT, 0);
+	fake_vq_put_avail(&d->vq[0], 0, 0);
+	fake_vq_put_avail_idx(&d->vq[0], 1);
 	kick(d, 0);
 	assert_int_equal(used_idx(d, 0), 0);
 	expect_broken_then_reset(d);
@@ -686,17 +605,17 @@ static void test_batch(void **state)
 
 	for (int i = 0; i < 8; i++) {
 		st[i] = status_byte(d);
-		struct buf b[3] = { { header(d, VIRTIO_BLK_T_OUT, 64 + (uint64_t)i), 16, R },
-				    { data + 512 * (uint64_t)i, 512, R },
-				    { st[i], 1, W } };
-		heads[i] = add_chain(d, 0, b, 3);
+		struct fake_buf b[3] = { { header(d, VIRTIO_BLK_T_OUT, 64 + (uint64_t)i), 16, R },
+					 { data + 512 * (uint64_t)i, 512, R },
+					 { st[i], 1, W } };
+		heads[i] = fake_vq_post(&d->vq[0], b, 3);
 	}
 	kick(d, 0);
 	wait_used(d, 0, 8);
 	for (int i = 0; i < 8; i++) {
 		uint16_t head;
 
-		assert_int_equal(next_used(d, 0, &head), 1);
+		assert_int_equal(fake_vq_next_used(&d->vq[0], &head), 1);
 		for (int j = 0; j < 8; j++) {
 			if (heads[j] == head)
 				seen |= (uint16_t)(1u << j);
@@ -705,9 +624,9 @@ static void test_batch(void **state)
 	}
 	assert_int_equal(seen, 0xff);
 	if (d->aio == BLOCK_AIO_SYNC)
-		assert_int_equal(d->irqs[0], 1);
+		assert_int_equal(d->irq.queue[0], 1);
 	else
-		assert_true(d->irqs[0] >= 1 && d->irqs[0] <= 8);
+		assert_true(d->irq.queue[0] >= 1 && d->irq.queue[0] <= 8);
 	file_read(d, 64 * 512, check, sizeof(check));
 	assert_memory_equal(check, d->g.buf + data, sizeof(check));
 }
@@ -716,19 +635,19 @@ static void test_second_queue(void **state)
 {
 	struct drv *d = *state;
 	uint64_t in = alloc(d, 512), st = status_byte(d);
-	struct buf b[3] = { { header(d, VIRTIO_BLK_T_IN, 5), 16, R },
-			    { in, 512, W },
-			    { st, 1, W } };
-	uint16_t head = add_chain(d, 1, b, 3), used_head;
+	struct fake_buf b[3] = { { header(d, VIRTIO_BLK_T_IN, 5), 16, R },
+				 { in, 512, W },
+				 { st, 1, W } };
+	uint16_t head = fake_vq_post(&d->vq[1], b, 3), used_head;
 
 	kick(d, 1);
 	wait_used(d, 1, 1);
-	assert_int_equal(next_used(d, 1, &used_head), 513);
+	assert_int_equal(fake_vq_next_used(&d->vq[1], &used_head), 513);
 	assert_int_equal(used_head, head);
 	assert_int_equal(d->g.buf[st], VIRTIO_BLK_S_OK);
 	assert_int_equal(d->g.buf[in], 0xaa);
-	assert_int_equal(d->irqs[1], 1);
-	assert_int_equal(d->irqs[0], 0);
+	assert_int_equal(d->irq.queue[1], 1);
+	assert_int_equal(d->irq.queue[0], 0);
 	assert_int_equal(used_idx(d, 0), 0);
 }
 
@@ -741,29 +660,26 @@ static void test_more_requests_than_slots(void **state)
 {
 	struct drv *d = *state;
 	uint64_t in = alloc(d, 512), st = status_byte(d);
-	struct buf b[3] = { { header(d, VIRTIO_BLK_T_IN, 1), 16, R },
-			    { in, 512, W },
-			    { st, 1, W } };
-	uint16_t head = add_chain(d, 0, b, 3);
+	struct fake_buf b[3] = { { header(d, VIRTIO_BLK_T_IN, 1), 16, R },
+				 { in, 512, W },
+				 { st, 1, W } };
+	struct fake_vq *vq = &d->vq[0];
+	uint16_t head = fake_vq_post(vq, b, 3);
 
-	for (int i = 1; i < QSIZE; i++) {
-		put16(d, avail_gpa(0) + 4 + 2 * (uint64_t)(d->avail_idx[0] % QSIZE), head);
-		d->avail_idx[0]++;
-	}
-	put16(d, avail_gpa(0) + 2, d->avail_idx[0]);
+	for (int i = 1; i < QSIZE; i++)
+		fake_vq_put_avail(vq, vq->avail_idx++, head);
+	fake_vq_set_avail_idx(vq, vq->avail_idx);
 	kick(d, 0);
-	for (int i = 0; i < 44; i++) {
-		put16(d, avail_gpa(0) + 4 + 2 * (uint64_t)(d->avail_idx[0] % QSIZE), head);
-		d->avail_idx[0]++;
-	}
-	put16(d, avail_gpa(0) + 2, d->avail_idx[0]);
+	for (int i = 0; i < 44; i++)
+		fake_vq_put_avail(vq, vq->avail_idx++, head);
+	fake_vq_set_avail_idx(vq, vq->avail_idx);
 	if (d->aio == BLOCK_AIO_SYNC)
 		kick(d, 0);
 	wait_used(d, 0, QSIZE + 44);
 	for (int i = 0; i < QSIZE + 44; i++) {
 		uint16_t used_head;
 
-		assert_int_equal(next_used(d, 0, &used_head), 513);
+		assert_int_equal(fake_vq_next_used(&d->vq[0], &used_head), 513);
 		assert_int_equal(used_head, head);
 	}
 	assert_int_equal(d->g.buf[st], VIRTIO_BLK_S_OK);
@@ -779,10 +695,10 @@ static void test_reset_in_flight(void **state)
 	for (int i = 0; i < 4; i++) {
 		in[i] = alloc(d, 4096);
 		st[i] = status_byte(d);
-		struct buf b[3] = { { header(d, VIRTIO_BLK_T_IN, 8 * (uint64_t)i), 16, R },
-				    { in[i], 4096, W },
-				    { st[i], 1, W } };
-		add_chain(d, 0, b, 3);
+		struct fake_buf b[3] = { { header(d, VIRTIO_BLK_T_IN, 8 * (uint64_t)i), 16, R },
+					 { in[i], 4096, W },
+					 { st[i], 1, W } };
+		fake_vq_post(&d->vq[0], b, 3);
 	}
 	kick(d, 0);
 	if (d->aio == BLOCK_AIO_SYNC) {
@@ -800,7 +716,7 @@ static void test_reset_in_flight(void **state)
 		virtq_reset(&d->vdev->vqs[q]);
 	event_loop_run_once(&d->loop, 20);
 	assert_int_equal(used_idx(d, 0), 0);
-	assert_int_equal(d->irqs[0], 0);
+	assert_int_equal(d->irq.queue[0], 0);
 }
 
 static void test_create_errors(void **state)

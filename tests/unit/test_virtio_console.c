@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "fake_guest.h"
+#include "fake_virtio.h"
 #include "virtio/console.h"
 
 #define RAM (1u << 20)
@@ -25,62 +25,34 @@ struct drv {
 	struct event_loop loop;
 	struct virtio_console vc;
 	struct virtio_dev *vdev;
-	uint16_t avail_idx[NR_QUEUES];
-	uint16_t next_desc[NR_QUEUES];
-	uint64_t next_data;
-	unsigned int irqs[NR_QUEUES];
-	unsigned int config_irqs;
+	struct fake_vq vq[NR_QUEUES];
+	struct fake_data data;
+	struct fake_irqs irq;
 	uint8_t out[8192]; /* what the tx callback got, concatenated */
 	size_t out_len;
 	unsigned int tx_calls;
 	unsigned int rx_ready;
 };
 
-static uint64_t desc_gpa(unsigned int q)
-{
-	return 0x10000 + 0x10000 * (uint64_t)q;
-}
-
-static uint64_t avail_gpa(unsigned int q)
-{
-	return desc_gpa(q) + 0x2000;
-}
-
-static uint64_t used_gpa(unsigned int q)
-{
-	return desc_gpa(q) + 0x3000;
-}
-
-static void put16(struct drv *d, uint64_t gpa, uint16_t v)
-{
-	memcpy(d->g.buf + gpa, &v, sizeof(v));
-}
-
 static uint16_t used_idx(struct drv *d, unsigned int q)
 {
-	return g16(&d->g, used_gpa(q) + 2);
+	return fake_vq_used_idx(&d->vq[q]);
 }
 
 static uint32_t used_id(struct drv *d, unsigned int q, uint16_t i)
 {
-	return g32(&d->g, used_gpa(q) + 4 + 8 * (uint64_t)(i % QSIZE));
+	return fake_vq_used_id(&d->vq[q], i);
 }
 
 static uint32_t used_len(struct drv *d, unsigned int q, uint16_t i)
 {
-	return g32(&d->g, used_gpa(q) + 8 + 8 * (uint64_t)(i % QSIZE));
-}
-
-/* avail_event: with EVENT_IDX the driver kicks only when it passes this. */
-static uint16_t avail_event(struct drv *d, unsigned int q)
-{
-	return g16(&d->g, used_gpa(q) + 4 + 8 * QSIZE);
+	return fake_vq_used_len(&d->vq[q], i);
 }
 
 /* Would a Linux driver that just moved avail->idx from @old to @new kick? */
 static bool driver_would_kick(struct drv *d, unsigned int q, uint16_t old, uint16_t new_idx)
 {
-	uint16_t ev = avail_event(d, q);
+	uint16_t ev = fake_vq_avail_event(&d->vq[q]);
 
 	return (uint16_t)(new_idx - ev - 1) < (uint16_t)(new_idx - old);
 }
@@ -102,71 +74,24 @@ static void rx_ready_cb(void *opaque)
 	d->rx_ready++;
 }
 
-static void queue_irq(void *opaque, unsigned int q)
-{
-	struct drv *d = opaque;
-
-	assert_true(q < NR_QUEUES);
-	d->irqs[q]++;
-}
-
-static void config_irq(void *opaque)
-{
-	struct drv *d = opaque;
-
-	d->config_irqs++;
-}
-
 /* Guest memory for one buffer, optionally filled with @data. */
 static uint64_t alloc_data(struct drv *d, const void *data, uint32_t len)
 {
-	uint64_t gpa = d->next_data;
-
-	assert_true(gpa + len <= RAM);
-	if (data)
-		memcpy(d->g.buf + gpa, data, len);
-	else
-		memset(d->g.buf + gpa, 0xee, len);
-	d->next_data += (len + 15) & ~15u;
-	return gpa;
+	return fake_data_alloc(&d->data, data, len);
 }
 
-struct buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool writable;
-};
-
 /* Write a chain of descriptors for @bufs and make it available. */
-static uint16_t post(struct drv *d, unsigned int q, const struct buf *bufs, unsigned int n)
+static uint16_t post(struct drv *d, unsigned int q, const struct fake_buf *bufs, unsigned int n)
 {
-	uint16_t head = d->next_desc[q];
-
-	for (unsigned int i = 0; i < n; i++) {
-		uint16_t idx = (head + i) % QSIZE;
-		struct virtq_desc desc = {
-			.addr = bufs[i].gpa,
-			.len = bufs[i].len,
-			.flags = (bufs[i].writable ? VIRTQ_DESC_F_WRITE : 0) |
-				 (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0),
-			.next = (idx + 1) % QSIZE,
-		};
-
-		memcpy(d->g.buf + desc_gpa(q) + 16 * (uint64_t)idx, &desc, sizeof(desc));
-	}
-	d->next_desc[q] = (head + n) % QSIZE;
 	/* Like Linux with callbacks on: interrupt me for the next used entry. */
-	put16(d, avail_gpa(q) + 4 + 2 * QSIZE, used_idx(d, q));
-	put16(d, avail_gpa(q) + 4 + 2 * (uint64_t)(d->avail_idx[q] % QSIZE), head);
-	d->avail_idx[q]++;
-	put16(d, avail_gpa(q) + 2, d->avail_idx[q]);
-	return head;
+	fake_vq_set_used_event(&d->vq[q], used_idx(d, q));
+	return fake_vq_post(&d->vq[q], bufs, n);
 }
 
 /* Post one device-writable receive buffer of @len bytes; returns its gpa. */
 static uint64_t post_rx(struct drv *d, uint32_t len)
 {
-	struct buf b = { alloc_data(d, NULL, len), len, true };
+	struct fake_buf b = { alloc_data(d, NULL, len), len, true };
 
 	post(d, RX, &b, 1);
 	return b.gpa;
@@ -174,12 +99,12 @@ static uint64_t post_rx(struct drv *d, uint32_t len)
 
 static void post_tx(struct drv *d, const char *const *parts, unsigned int n)
 {
-	struct buf bufs[8];
+	struct fake_buf bufs[8];
 
 	assert_true(n <= 8);
 	for (unsigned int i = 0; i < n; i++)
-		bufs[i] = (struct buf){ alloc_data(d, parts[i], strlen(parts[i])), strlen(parts[i]),
-					false };
+		bufs[i] = (struct fake_buf){ alloc_data(d, parts[i], strlen(parts[i])),
+					     strlen(parts[i]), false };
 	post(d, TX, bufs, n);
 }
 
@@ -195,12 +120,12 @@ static void negotiate(struct drv *d, bool event_idx)
 					    VIRTIO_STATUS_FEATURES_OK);
 	assert_true(virtio_dev_status(vdev) & VIRTIO_STATUS_FEATURES_OK);
 	for (unsigned int q = 0; q < NR_QUEUES; q++) {
-		memset(d->g.buf + desc_gpa(q), 0, 0x10000);
-		d->avail_idx[q] = 0;
-		d->next_desc[q] = 0;
-		assert_int_equal(virtio_dev_enable_queue(vdev, q, QSIZE, desc_gpa(q), avail_gpa(q),
-							 used_gpa(q)),
-				 0);
+		struct fake_vq *vq = &d->vq[q];
+
+		fake_vq_init(vq, &d->g, 0x10000 + 0x10000 * (uint64_t)q, QSIZE);
+		fake_vq_clear(vq);
+		assert_int_equal(
+			virtio_dev_enable_queue(vdev, q, QSIZE, vq->desc, vq->avail, vq->used), 0);
 	}
 }
 
@@ -219,12 +144,12 @@ static struct drv *drv_new(void)
 	assert_non_null(d);
 	ops.opaque = d;
 	fake_guest_init(&d->g, RAM);
-	d->next_data = DATA_GPA;
+	fake_data_init(&d->data, &d->g, DATA_GPA);
 	assert_int_equal(event_loop_init(&d->loop, "test", NULL), 0);
 	assert_int_equal(virtio_console_init(&d->vc, &d->g.mem, &d->loop, &ops), 0);
 	assert_int_equal(virtio_console_start(&d->vc), 0);
 	d->vdev = &d->vc.vdev;
-	d->vdev->transport = (struct virtio_transport){ queue_irq, config_irq, d };
+	d->vdev->transport = fake_irqs_transport(&d->irq, NR_QUEUES);
 	return d;
 }
 
@@ -301,28 +226,28 @@ static void test_transmit(void **state)
 	assert_int_equal(used_len(d, TX, 0), 0);
 	assert_int_equal(used_id(d, TX, 1), 3);
 	assert_int_equal(used_len(d, TX, 1), 0);
-	assert_int_equal(d->irqs[TX], 1);
-	assert_int_equal(d->irqs[RX], 0);
+	assert_int_equal(d->irq.queue[TX], 1);
+	assert_int_equal(d->irq.queue[RX], 0);
 
 	post_tx(d, c, 2);
 	virtio_dev_kick(d->vdev, TX);
 	assert_int_equal(d->out_len, strlen(expect));
 	assert_memory_equal(d->out, expect, strlen(expect));
 	assert_int_equal(used_idx(d, TX), 3);
-	assert_int_equal(d->irqs[TX], 2);
+	assert_int_equal(d->irq.queue[TX], 2);
 
 	/* A kick with nothing new does nothing. */
 	virtio_dev_kick(d->vdev, TX);
 	assert_int_equal(d->out_len, strlen(expect));
 	assert_int_equal(used_idx(d, TX), 3);
-	assert_int_equal(d->irqs[TX], 2);
+	assert_int_equal(d->irq.queue[TX], 2);
 }
 
 /* A transmit chain may carry a writable buffer: it is returned untouched. */
 static void test_transmit_ignores_writable(void **state)
 {
 	struct drv *d = *state;
-	struct buf bufs[2] = {
+	struct fake_buf bufs[2] = {
 		{ alloc_data(d, "ab", 2), 2, false },
 		{ alloc_data(d, NULL, 4), 4, true },
 	};
@@ -389,7 +314,7 @@ static void test_receive(void **state)
 	assert_int_equal(used_len(d, RX, 0), 3);
 	assert_memory_equal(d->g.buf + b0, "abc", 3);
 	assert_int_equal(d->g.buf[b0 + 3], 0xee); /* not a byte more */
-	assert_int_equal(d->irqs[RX], 1);
+	assert_int_equal(d->irq.queue[RX], 1);
 	assert_int_equal(d->vc.in_len, 0);
 
 	/* 20 bytes over 8 + 8 + 8: split across three buffers in order. */
@@ -412,7 +337,7 @@ static void test_receive(void **state)
 static void test_receive_multi_buffer_chain(void **state)
 {
 	struct drv *d = *state;
-	struct buf bufs[2] = {
+	struct fake_buf bufs[2] = {
 		{ alloc_data(d, NULL, 3), 3, true },
 		{ alloc_data(d, NULL, 10), 10, true },
 	};
@@ -435,7 +360,7 @@ static void test_receive_waits_for_buffers(void **state)
 	run_loop(d);
 	assert_int_equal(used_idx(d, RX), 0);
 	assert_int_equal(d->vc.in_len, 3);
-	assert_int_equal(d->irqs[RX], 0);
+	assert_int_equal(d->irq.queue[RX], 0);
 
 	/* A buffer appears; the driver's kick delivers what was held. */
 	b = post_rx(d, 8);
@@ -444,7 +369,7 @@ static void test_receive_waits_for_buffers(void **state)
 	assert_int_equal(used_len(d, RX, 0), 3);
 	assert_memory_equal(d->g.buf + b, "xyz", 3);
 	assert_int_equal(d->vc.in_len, 0);
-	assert_int_equal(d->irqs[RX], 1);
+	assert_int_equal(d->irq.queue[RX], 1);
 }
 
 /*
@@ -538,12 +463,12 @@ static void test_malformed_chains(void **state)
 {
 	struct drv *d = *state;
 	static const char *const a[] = { "never" };
-	struct buf bad = { RAM - 4, 8, false }; /* runs past the end of RAM */
+	struct fake_buf bad = { RAM - 4, 8, false }; /* runs past the end of RAM */
 
 	post(d, TX, &bad, 1);
 	virtio_dev_kick(d->vdev, TX);
 	assert_true(virtio_dev_status(d->vdev) & VIRTIO_STATUS_NEEDS_RESET);
-	assert_int_equal(d->config_irqs, 1);
+	assert_int_equal(d->irq.config, 1);
 	assert_int_equal(used_idx(d, TX), 0);
 	assert_int_equal(virtio_console_receive(&d->vc, (const uint8_t *)"x", 1), 0);
 
@@ -551,7 +476,7 @@ static void test_malformed_chains(void **state)
 	virtio_dev_kick(d->vdev, TX);
 	assert_int_equal(d->out_len, 0);
 	assert_int_equal(used_idx(d, TX), 0);
-	assert_int_equal(d->config_irqs, 1);
+	assert_int_equal(d->irq.config, 1);
 
 	/* A reset and a new driver bring it back. */
 	virtio_dev_set_status(d->vdev, 0);
@@ -566,7 +491,7 @@ static void test_malformed_chains(void **state)
 static void test_malformed_rx_chain(void **state)
 {
 	struct drv *d = *state;
-	struct buf bad = { RAM - 4, 8, true };
+	struct fake_buf bad = { RAM - 4, 8, true };
 
 	post(d, RX, &bad, 1);
 	assert_int_equal(virtio_console_receive(&d->vc, (const uint8_t *)"abc", 3), 3);

@@ -12,7 +12,8 @@
 
 #include <cmocka.h>
 
-#include "fake_guest.h"
+#include "fake_pci.h"
+#include "fake_virtio.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 
@@ -23,8 +24,8 @@
 #define WIN64_SIZE 0x8000000000ULL
 
 #define DESC_GPA 0x10000ULL
-#define AVAIL_GPA 0x12000ULL
-#define USED_GPA 0x13000ULL
+#define AVAIL_GPA (DESC_GPA + FAKE_VQ_AVAIL_OFF)
+#define USED_GPA (DESC_GPA + FAKE_VQ_USED_OFF)
 #define DATA_GPA 0x80000ULL
 #define QSIZE 16
 #define RNG_MAX_QSIZE 64
@@ -187,9 +188,8 @@ struct fx {
 	struct model model;
 	struct virtio_dev *vdev;
 	struct virtio_pci vpci;
-	uint16_t avail_idx;
-	uint16_t next_desc;
-	uint64_t next_data;
+	struct fake_vq vq; /* the driver's side of queue 0 */
+	struct fake_data data;
 };
 
 /* Deterministic "random" bytes: a pattern from the start of each call. */
@@ -228,7 +228,7 @@ static struct fx *fx_new(bool use_model)
 
 	assert_non_null(f);
 	fake_guest_init(&f->g, RAM);
-	f->next_data = DATA_GPA;
+	fake_data_init(&f->data, &f->g, DATA_GPA);
 	assert_int_equal(event_loop_init(&f->loop, "test", NULL), 0);
 	if (use_model) {
 		assert_int_equal(virtio_dev_init(&f->model.vdev, "model", 0x1a, 0, 3, 32,
@@ -281,21 +281,12 @@ static int teardown(void **state)
 
 static void bar_write(struct fx *f, uint64_t off, uint64_t v, uint32_t len)
 {
-	uint8_t d[8];
-
-	memcpy(d, &v, sizeof(d));
-	virtio_pci_bar_io(&f->vpci, off, d, len, true);
+	io_write(virtio_pci_bar_io, &f->vpci, off, v, len);
 }
 
 static uint64_t bar_read(struct fx *f, uint64_t off, uint32_t len)
 {
-	uint8_t d[8];
-	uint64_t v = 0;
-
-	memset(d, 0xee, sizeof(d));
-	virtio_pci_bar_io(&f->vpci, off, d, len, false);
-	memcpy(&v, d, len);
-	return v;
+	return io_read(virtio_pci_bar_io, &f->vpci, off, len);
 }
 
 #define common_w(f, reg, v, len) bar_write(f, VIRTIO_PCI_COMMON_OFF + (reg), v, len)
@@ -309,13 +300,7 @@ static uint8_t status(struct fx *f)
 /* Configuration writes the way the guest makes them: 0xCF8/0xCFC. */
 static void cfg_write(struct fx *f, unsigned int reg, uint32_t v, uint32_t len)
 {
-	uint32_t addr = 0x80000000u | f->vpci.pci.slot << 11 | (reg & 0xfc);
-	uint8_t a[4], d[4];
-
-	memcpy(a, &addr, 4);
-	memcpy(d, &v, 4);
-	pci_config_io(&f->bus, 0, a, 4, true);
-	pci_config_io(&f->bus, 4 + (reg & 3), d, len, true);
+	guest_cfg_write(&f->bus, f->vpci.pci.slot, reg, v, len);
 }
 
 static uint32_t cfg(struct fx *f, unsigned int reg, uint32_t len)
@@ -410,9 +395,8 @@ static void negotiate(struct fx *f, uint32_t lo)
 
 static void setup_queue(struct fx *f, unsigned int q, uint16_t size)
 {
-	memset(f->g.buf + DESC_GPA, 0, USED_GPA + 0x1000 - DESC_GPA);
-	f->avail_idx = 0;
-	f->next_desc = 0;
+	fake_vq_init(&f->vq, &f->g, DESC_GPA, size);
+	fake_vq_clear(&f->vq);
 	common_w(f, VIRTIO_PCI_Q_SELECT, q, 2);
 	common_w(f, VIRTIO_PCI_Q_SIZE, size, 2);
 	common_w(f, VIRTIO_PCI_Q_DESC, DESC_GPA, 8);
@@ -435,64 +419,33 @@ static void bring_up(struct fx *f)
 	driver_ok(f);
 }
 
-/* Write one descriptor chain (@n buffers) and make it available. */
-static uint16_t post_chain(struct fx *f, const uint64_t *gpa, const uint32_t *len,
-			   const bool *writable, unsigned int n)
-{
-	uint16_t head = f->next_desc;
-
-	for (unsigned int i = 0; i < n; i++) {
-		uint16_t idx = (head + i) % QSIZE;
-		struct virtq_desc d = {
-			.addr = gpa[i],
-			.len = len[i],
-			.flags = (writable[i] ? VIRTQ_DESC_F_WRITE : 0) |
-				 (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0),
-			.next = (idx + 1) % QSIZE,
-		};
-
-		memcpy(f->g.buf + DESC_GPA + 16 * idx, &d, sizeof(d));
-	}
-	f->next_desc = (head + n) % QSIZE;
-	memcpy(f->g.buf + AVAIL_GPA + 4 + 2 * (f->avail_idx % QSIZE), &head, 2);
-	f->avail_idx++;
-	memcpy(f->g.buf + AVAIL_GPA + 2, &f->avail_idx, 2);
-	return head;
-}
-
 static uint64_t alloc(struct fx *f, uint32_t len)
 {
-	uint64_t gpa = f->next_data;
-	uint32_t padded = (len + 15) & ~15u;
-
-	assert_true(gpa + padded <= RAM);
-	memset(f->g.buf + gpa, 0xee, padded);
-	f->next_data += padded;
-	return gpa;
+	return fake_data_alloc(&f->data, NULL, len);
 }
 
-/* One device-writable buffer of @len bytes; returns its address. */
+/* One buffer of @len bytes, device-writable or not; returns its address. */
 static uint64_t post_buf(struct fx *f, uint32_t len, bool writable)
 {
-	uint64_t gpa = alloc(f, len);
+	struct fake_buf b = { alloc(f, len), len, writable };
 
-	post_chain(f, &gpa, &len, &writable, 1);
-	return gpa;
+	fake_vq_post(&f->vq, &b, 1);
+	return b.gpa;
 }
 
 static uint16_t used_idx(struct fx *f)
 {
-	return g16(&f->g, USED_GPA + 2);
+	return fake_vq_used_idx(&f->vq);
 }
 
 static uint32_t used_id(struct fx *f, uint16_t i)
 {
-	return g32(&f->g, USED_GPA + 4 + 8 * (i % QSIZE));
+	return fake_vq_used_id(&f->vq, i);
 }
 
 static uint32_t used_len(struct fx *f, uint16_t i)
 {
-	return g32(&f->g, USED_GPA + 8 + 8 * (i % QSIZE));
+	return fake_vq_used_len(&f->vq, i);
 }
 
 /* The guest writes queue @q's notify address; the loop picks it up. */
@@ -921,17 +874,16 @@ static void test_rng_request_msix(void **state)
 
 	/* A two-buffer chain, kicked without the ioeventfd path. */
 	{
-		uint64_t gpa[2] = { alloc(f, 5), alloc(f, 300) };
-		uint32_t len[2] = { 5, 300 };
-		bool w[2] = { true, true };
+		struct fake_buf bufs[2] = { { alloc(f, 5), 5, true },
+					    { alloc(f, 300), 300, true } };
 
-		post_chain(f, gpa, len, w, 2);
-		b1 = gpa[1];
+		fake_vq_post(&f->vq, bufs, 2);
+		b1 = bufs[1].gpa;
 		virtio_dev_kick(f->vdev, 0);
 		assert_int_equal(used_idx(f), 2);
 		assert_int_equal(used_id(f, 1), 1);
 		assert_int_equal(used_len(f, 1), 305);
-		assert_pattern(f, gpa[0], 5);
+		assert_pattern(f, bufs[0].gpa, 5);
 		assert_pattern(f, b1, 300);
 		assert_int_equal(vector_count(f, 1), 1);
 	}
@@ -1008,10 +960,9 @@ static void test_isr_read_race(void **state)
 static void test_interrupt_suppressed(void **state)
 {
 	struct fx *f = *state;
-	uint16_t flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
 
 	bring_up(f);
-	memcpy(f->g.buf + AVAIL_GPA, &flags, 2);
+	fake_vq_set_avail_flags(&f->vq, VIRTQ_AVAIL_F_NO_INTERRUPT);
 	post_buf(f, 4, true);
 	notify(f, 0);
 	assert_int_equal(used_idx(f), 1);
@@ -1067,18 +1018,16 @@ static void test_notify_out_of_range(void **state)
 static void test_readable_buffer(void **state)
 {
 	struct fx *f = *state;
-	uint64_t gpa[2];
-	uint32_t len[2] = { 8, 8 };
-	bool w[2] = { false, true };
+	struct fake_buf bufs[2] = { { 0, 8, false }, { 0, 8, true } };
 
 	bring_up(f);
-	gpa[0] = alloc(f, 8);
-	gpa[1] = alloc(f, 8);
-	post_chain(f, gpa, len, w, 2);
+	bufs[0].gpa = alloc(f, 8);
+	bufs[1].gpa = alloc(f, 8);
+	fake_vq_post(&f->vq, bufs, 2);
 	notify(f, 0);
 	assert_int_equal(used_idx(f), 1);
 	assert_int_equal(used_len(f, 0), 0);
-	assert_int_equal(f->g.buf[gpa[1]], 0xee); /* untouched */
+	assert_int_equal(f->g.buf[bufs[1].gpa], 0xee); /* untouched */
 	assert_false(status(f) & ST_NR);
 
 	/* Only readable: same. The device keeps working. */
@@ -1094,15 +1043,14 @@ static void test_readable_buffer(void **state)
 static void test_malformed_chain(void **state)
 {
 	struct fx *f = *state;
-	uint64_t gpa = RAM - 8, b;
-	uint32_t len = 16;
-	bool w = true;
+	struct fake_buf bad = { RAM - 8, 16, true };
+	uint64_t b;
 
 	negotiate(f, 0);
 	enable_msix(f);
 	setup_queue(f, 0, QSIZE);
 	driver_ok(f);
-	post_chain(f, &gpa, &len, &w, 1); /* runs past the end of RAM */
+	fake_vq_post(&f->vq, &bad, 1); /* runs past the end of RAM */
 	notify(f, 0);
 	assert_int_equal(used_idx(f), 0);
 	assert_true(status(f) & ST_NR);
@@ -1132,12 +1080,9 @@ static void test_malformed_chain(void **state)
 static void test_malformed_chain_intx(void **state)
 {
 	struct fx *f = *state;
-	uint16_t head = QSIZE; /* out of range */
 
 	bring_up(f);
-	memcpy(f->g.buf + AVAIL_GPA + 4, &head, 2);
-	f->avail_idx = 1;
-	memcpy(f->g.buf + AVAIL_GPA + 2, &f->avail_idx, 2);
+	fake_vq_publish(&f->vq, QSIZE); /* a head out of range */
 	notify(f, 0);
 	assert_true(status(f) & ST_NR);
 	assert_int_equal(f->host.intx_level[intx_gsi(f)], 1);

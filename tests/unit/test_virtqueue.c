@@ -9,14 +9,14 @@
 
 #include <cmocka.h>
 
-#include "fake_guest.h"
+#include "fake_virtio.h"
 #include "virtio/virtqueue.h"
 
 #define RAM (1u << 20)
 #define QSIZE 8
 #define DESC_GPA 0x1000
-#define AVAIL_GPA 0x3000
-#define USED_GPA 0x4000
+#define AVAIL_GPA (DESC_GPA + FAKE_VQ_AVAIL_OFF)
+#define USED_GPA (DESC_GPA + FAKE_VQ_USED_OFF)
 #define TABLE_GPA 0x8000 /* indirect tables */
 #define DATA_GPA 0x10000
 
@@ -24,57 +24,15 @@
 struct drv {
 	struct fake_guest g;
 	struct virtq vq;
-	uint16_t size;
-	uint16_t avail_idx;
+	struct fake_vq drv;
 	struct iovec iov[16];
 	struct virtq_elem elem;
 };
 
-static void put16(struct drv *d, uint64_t gpa, uint16_t v)
-{
-	memcpy(d->g.buf + gpa, &v, sizeof(v));
-}
-
-static void put_desc_at(struct drv *d, uint64_t table, uint16_t i, uint64_t addr, uint32_t len,
-			uint16_t flags, uint16_t next)
-{
-	struct virtq_desc desc = { .addr = addr, .len = len, .flags = flags, .next = next };
-
-	memcpy(d->g.buf + table + 16 * (uint64_t)i, &desc, sizeof(desc));
-}
-
-static void put_desc(struct drv *d, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	put_desc_at(d, DESC_GPA, i, addr, len, flags, next);
-}
-
-static void set_avail_idx(struct drv *d, uint16_t idx)
-{
-	d->avail_idx = idx;
-	put16(d, AVAIL_GPA + 2, idx);
-}
-
-static void publish(struct drv *d, uint16_t head)
-{
-	put16(d, AVAIL_GPA + 4 + 2 * (uint64_t)(d->avail_idx & (d->size - 1)), head);
-	set_avail_idx(d, d->avail_idx + 1);
-}
-
-static void set_used_event(struct drv *d, uint16_t v)
-{
-	put16(d, AVAIL_GPA + 4 + 2 * (uint64_t)d->size, v);
-}
-
-static uint16_t avail_event(const struct drv *d)
-{
-	return g16(&d->g, USED_GPA + 4 + 8 * (uint64_t)d->size);
-}
-
+/* The driver's rings are left as they are: virtq_init must not need them. */
 static void reinit(struct drv *d, uint16_t size, bool event_idx, bool indirect)
 {
-	d->size = size;
-	d->avail_idx = 0;
+	fake_vq_init(&d->drv, &d->g, DESC_GPA, size);
 	assert_int_equal(virtq_init(&d->vq, &d->g.mem, size, DESC_GPA, AVAIL_GPA, USED_GPA,
 				    event_idx, indirect),
 			 0);
@@ -213,12 +171,12 @@ static void test_pop_direct_chain(void **state)
 	struct drv *d = *state;
 
 	/* 5 -> 2 -> 7: two readable buffers, then one writable. */
-	put_desc(d, 5, DATA_GPA, 100, VIRTQ_DESC_F_NEXT, 2);
-	put_desc(d, 2, DATA_GPA + 0x1000, 50, VIRTQ_DESC_F_NEXT, 7);
-	put_desc(d, 7, DATA_GPA + 0x2000, 200, VIRTQ_DESC_F_WRITE, 0);
+	fake_vq_put_desc(&d->drv, 5, DATA_GPA, 100, VIRTQ_DESC_F_NEXT, 2);
+	fake_vq_put_desc(&d->drv, 2, DATA_GPA + 0x1000, 50, VIRTQ_DESC_F_NEXT, 7);
+	fake_vq_put_desc(&d->drv, 7, DATA_GPA + 0x2000, 200, VIRTQ_DESC_F_WRITE, 0);
 	assert_int_equal(virtq_pending(&d->vq), 0);
 	assert_int_equal(pop(d), 0);
-	publish(d, 5);
+	fake_vq_publish(&d->drv, 5);
 	assert_int_equal(virtq_pending(&d->vq), 1);
 
 	assert_int_equal(pop(d), 1);
@@ -243,11 +201,11 @@ static void test_pop_single_and_zero_length(void **state)
 	struct drv *d = *state;
 
 	/* A zero-length buffer is checked but takes no iovec. */
-	put_desc(d, 0, DATA_GPA, 0, VIRTQ_DESC_F_NEXT, 1);
-	put_desc(d, 1, DATA_GPA + 64, 10, VIRTQ_DESC_F_WRITE, 0);
-	put_desc(d, 3, DATA_GPA + 128, 4, 0, 0);
-	publish(d, 0);
-	publish(d, 3);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 0, VIRTQ_DESC_F_NEXT, 1);
+	fake_vq_put_desc(&d->drv, 1, DATA_GPA + 64, 10, VIRTQ_DESC_F_WRITE, 0);
+	fake_vq_put_desc(&d->drv, 3, DATA_GPA + 128, 4, 0, 0);
+	fake_vq_publish(&d->drv, 0);
+	fake_vq_publish(&d->drv, 3);
 	assert_int_equal(virtq_pending(&d->vq), 2);
 	assert_int_equal(pop(d), 1);
 	assert_int_equal(d->elem.head, 0);
@@ -267,8 +225,9 @@ static void test_pop_chain_of_exactly_queue_size(void **state)
 	struct drv *d = *state;
 
 	for (uint16_t i = 0; i < QSIZE; i++)
-		put_desc(d, i, DATA_GPA + i, 1, i + 1 < QSIZE ? VIRTQ_DESC_F_NEXT : 0, i + 1);
-	publish(d, 0);
+		fake_vq_put_desc(&d->drv, i, DATA_GPA + i, 1, i + 1 < QSIZE ? VIRTQ_DESC_F_NEXT : 0,
+				 i + 1);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), 1);
 	assert_int_equal(d->elem.nr_out, QSIZE);
 }
@@ -278,12 +237,12 @@ static void test_pop_indirect(void **state)
 	struct drv *d = *state;
 
 	/* Table order 0 -> 2 -> 1: readable, then two writable. */
-	put_desc_at(d, TABLE_GPA, 0, DATA_GPA, 10, VIRTQ_DESC_F_NEXT, 2);
-	put_desc_at(d, TABLE_GPA, 2, DATA_GPA + 0x100, 20, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
-		    1);
-	put_desc_at(d, TABLE_GPA, 1, DATA_GPA + 0x200, 30, VIRTQ_DESC_F_WRITE, 0);
-	put_desc(d, 3, TABLE_GPA, 48, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 3);
+	fake_put_desc(&d->g, TABLE_GPA, 0, DATA_GPA, 10, VIRTQ_DESC_F_NEXT, 2);
+	fake_put_desc(&d->g, TABLE_GPA, 2, DATA_GPA + 0x100, 20,
+		      VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	fake_put_desc(&d->g, TABLE_GPA, 1, DATA_GPA + 0x200, 30, VIRTQ_DESC_F_WRITE, 0);
+	fake_vq_put_desc(&d->drv, 3, TABLE_GPA, 48, VIRTQ_DESC_F_INDIRECT, 0);
+	fake_vq_publish(&d->drv, 3);
 	assert_int_equal(pop(d), 1);
 	assert_int_equal(d->elem.head, 3);
 	assert_int_equal(d->elem.nr_out, 1);
@@ -296,10 +255,10 @@ static void test_pop_indirect(void **state)
 	assert_int_equal(d->iov[2].iov_len, 30);
 
 	/* Direct descriptors may lead into an indirect table at the chain's end. */
-	put_desc(d, 0, DATA_GPA + 0x300, 8, VIRTQ_DESC_F_NEXT, 1);
-	put_desc(d, 1, TABLE_GPA + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	put_desc_at(d, TABLE_GPA + 0x100, 0, DATA_GPA + 0x400, 1, VIRTQ_DESC_F_WRITE, 0);
-	publish(d, 0);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA + 0x300, 8, VIRTQ_DESC_F_NEXT, 1);
+	fake_vq_put_desc(&d->drv, 1, TABLE_GPA + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	fake_put_desc(&d->g, TABLE_GPA + 0x100, 0, DATA_GPA + 0x400, 1, VIRTQ_DESC_F_WRITE, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), 1);
 	assert_int_equal(d->elem.nr_out, 1);
 	assert_int_equal(d->elem.nr_in, 1);
@@ -311,13 +270,13 @@ static void test_push_fills_used_ring(void **state)
 	struct drv *d = *state;
 
 	virtq_push(&d->vq, 5, 123);
-	assert_int_equal(g32(&d->g, USED_GPA + 4), 5);
-	assert_int_equal(g32(&d->g, USED_GPA + 8), 123);
-	assert_int_equal(g16(&d->g, USED_GPA + 2), 1);
+	assert_int_equal(fake_vq_used_id(&d->drv, 0), 5);
+	assert_int_equal(fake_vq_used_len(&d->drv, 0), 123);
+	assert_int_equal(fake_vq_used_idx(&d->drv), 1);
 	virtq_push(&d->vq, 7, 0xdeadbeef);
-	assert_int_equal(g32(&d->g, USED_GPA + 12), 7);
-	assert_int_equal(g32(&d->g, USED_GPA + 16), 0xdeadbeef);
-	assert_int_equal(g16(&d->g, USED_GPA + 2), 2);
+	assert_int_equal(fake_vq_used_id(&d->drv, 1), 7);
+	assert_int_equal(fake_vq_used_len(&d->drv, 1), 0xdeadbeef);
+	assert_int_equal(fake_vq_used_idx(&d->drv), 2);
 	assert_int_equal(d->vq.used_idx, 2);
 }
 
@@ -328,14 +287,14 @@ static void test_index_wraparound(void **state)
 
 	d->vq.last_avail_idx = start;
 	d->vq.used_idx = start;
-	set_avail_idx(d, start);
+	fake_vq_set_avail_idx(&d->drv, start);
 	for (uint16_t i = 0; i < QSIZE; i++)
-		put_desc(d, i, DATA_GPA + 16 * i, 16, VIRTQ_DESC_F_WRITE, 0);
+		fake_vq_put_desc(&d->drv, i, DATA_GPA + 16 * i, 16, VIRTQ_DESC_F_WRITE, 0);
 
 	/* Batches of 5 so that the ring slots and the 16-bit indices wrap. */
 	for (unsigned int n = 0; n < 40; n += 5) {
 		for (unsigned int j = 0; j < 5; j++)
-			publish(d, (n + j) % QSIZE);
+			fake_vq_publish(&d->drv, (n + j) % QSIZE);
 		assert_int_equal(virtq_pending(&d->vq), 5);
 		for (unsigned int j = 0; j < 5; j++) {
 			uint16_t slot = (uint16_t)(start + n + j) & (QSIZE - 1);
@@ -344,13 +303,13 @@ static void test_index_wraparound(void **state)
 			assert_int_equal(d->elem.head, (n + j) % QSIZE);
 			assert_ptr_equal(d->iov[0].iov_base, host(d, DATA_GPA + 16 * d->elem.head));
 			virtq_push(&d->vq, d->elem.head, 100 + n + j);
-			assert_int_equal(g32(&d->g, USED_GPA + 4 + 8 * slot), (n + j) % QSIZE);
-			assert_int_equal(g32(&d->g, USED_GPA + 8 + 8 * slot), 100 + n + j);
+			assert_int_equal(fake_vq_used_id(&d->drv, slot), (n + j) % QSIZE);
+			assert_int_equal(fake_vq_used_len(&d->drv, slot), 100 + n + j);
 		}
 		assert_int_equal(pop(d), 0);
 	}
 	assert_int_equal(d->vq.last_avail_idx, (uint16_t)(start + 40));
-	assert_int_equal(g16(&d->g, USED_GPA + 2), (uint16_t)(start + 40));
+	assert_int_equal(fake_vq_used_idx(&d->drv), (uint16_t)(start + 40));
 }
 
 static void test_interrupt_flag_without_event_idx(void **state)
@@ -359,12 +318,12 @@ static void test_interrupt_flag_without_event_idx(void **state)
 
 	virtq_push(&d->vq, 0, 0);
 	assert_true(virtq_should_interrupt(&d->vq));
-	put16(d, AVAIL_GPA, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	fake_vq_set_avail_flags(&d->drv, VIRTQ_AVAIL_F_NO_INTERRUPT);
 	virtq_push(&d->vq, 0, 0);
 	assert_false(virtq_should_interrupt(&d->vq));
 	/* used_event means nothing without the feature. */
-	set_used_event(d, 0x1234);
-	put16(d, AVAIL_GPA, 0);
+	fake_vq_set_used_event(&d->drv, 0x1234);
+	fake_vq_set_avail_flags(&d->drv, 0);
 	assert_true(virtq_should_interrupt(&d->vq));
 }
 
@@ -373,38 +332,38 @@ static void test_interrupt_event_idx(void **state)
 	struct drv *d = *state;
 
 	reinit(d, QSIZE, true, true);
-	set_used_event(d, 0x4000); /* far away */
+	fake_vq_set_used_event(&d->drv, 0x4000); /* far away */
 	virtq_push(&d->vq, 0, 0); /* used 1 */
 	/* Nothing signalled yet: always interrupt the first time. */
 	assert_true(virtq_should_interrupt(&d->vq));
 
-	set_used_event(d, 2); /* interrupt when used->idx passes 2 */
+	fake_vq_set_used_event(&d->drv, 2); /* interrupt when used->idx passes 2 */
 	virtq_push(&d->vq, 0, 0); /* 1 -> 2 */
 	assert_false(virtq_should_interrupt(&d->vq));
 	virtq_push(&d->vq, 0, 0); /* 2 -> 3 */
 	assert_true(virtq_should_interrupt(&d->vq));
 	/* No new entries since: no interrupt whatever used_event says. */
-	set_used_event(d, 2);
+	fake_vq_set_used_event(&d->drv, 2);
 	assert_false(virtq_should_interrupt(&d->vq));
 
-	set_used_event(d, 3);
+	fake_vq_set_used_event(&d->drv, 3);
 	virtq_push(&d->vq, 0, 0);
 	virtq_push(&d->vq, 0, 0); /* 3 -> 5 crosses 3 */
 	assert_true(virtq_should_interrupt(&d->vq));
-	set_used_event(d, 10);
+	fake_vq_set_used_event(&d->drv, 10);
 	virtq_push(&d->vq, 0, 0); /* 5 -> 6 */
 	assert_false(virtq_should_interrupt(&d->vq));
 
 	/* With event_idx the NO_INTERRUPT flag is ignored. */
-	put16(d, AVAIL_GPA, VIRTQ_AVAIL_F_NO_INTERRUPT);
-	set_used_event(d, 6);
+	fake_vq_set_avail_flags(&d->drv, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	fake_vq_set_used_event(&d->drv, 6);
 	virtq_push(&d->vq, 0, 0); /* 6 -> 7 */
 	assert_true(virtq_should_interrupt(&d->vq));
 
 	/* Across the 16-bit wrap. */
 	d->vq.used_idx = 0xfffe;
 	d->vq.signalled_used = 0xfffe;
-	set_used_event(d, 0xffff);
+	fake_vq_set_used_event(&d->drv, 0xffff);
 	virtq_push(&d->vq, 0, 0); /* fffe -> ffff */
 	assert_false(virtq_should_interrupt(&d->vq));
 	virtq_push(&d->vq, 0, 0); /* ffff -> 0 crosses ffff */
@@ -416,19 +375,19 @@ static void test_notify_flags_without_event_idx(void **state)
 	struct drv *d = *state;
 
 	virtq_disable_notify(&d->vq);
-	assert_int_equal(g16(&d->g, USED_GPA), VIRTQ_USED_F_NO_NOTIFY);
+	assert_int_equal(fake_vq_used_flags(&d->drv), VIRTQ_USED_F_NO_NOTIFY);
 	assert_false(virtq_enable_notify(&d->vq));
-	assert_int_equal(g16(&d->g, USED_GPA), 0);
+	assert_int_equal(fake_vq_used_flags(&d->drv), 0);
 
 	virtq_disable_notify(&d->vq);
-	put_desc(d, 0, DATA_GPA, 1, 0, 0);
-	publish(d, 0);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 1, 0, 0);
+	fake_vq_publish(&d->drv, 0);
 	/* A buffer arrived while kicks were off: the caller must drain. */
 	assert_true(virtq_enable_notify(&d->vq));
-	assert_int_equal(g16(&d->g, USED_GPA), 0);
+	assert_int_equal(fake_vq_used_flags(&d->drv), 0);
 	assert_int_equal(pop(d), 1);
 	assert_false(virtq_enable_notify(&d->vq));
-	assert_int_equal(avail_event(d), 0);
+	assert_int_equal(fake_vq_avail_event(&d->drv), 0);
 }
 
 static void test_notify_event_idx(void **state)
@@ -436,39 +395,39 @@ static void test_notify_event_idx(void **state)
 	struct drv *d = *state;
 
 	reinit(d, QSIZE, true, true);
-	put_desc(d, 0, DATA_GPA, 1, 0, 0);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 1, 0, 0);
 	for (int i = 0; i < 3; i++)
-		publish(d, 0);
+		fake_vq_publish(&d->drv, 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(pop(d), 1);
 
 	virtq_disable_notify(&d->vq);
-	assert_int_equal(g16(&d->g, USED_GPA), 0); /* flags are not used with event_idx */
+	assert_int_equal(fake_vq_used_flags(&d->drv), 0); /* flags are not used with event_idx */
 	assert_false(virtq_enable_notify(&d->vq));
-	assert_int_equal(avail_event(d), 3);
+	assert_int_equal(fake_vq_avail_event(&d->drv), 3);
 
 	virtq_disable_notify(&d->vq);
-	publish(d, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_true(virtq_enable_notify(&d->vq));
-	assert_int_equal(avail_event(d), 3);
+	assert_int_equal(fake_vq_avail_event(&d->drv), 3);
 	assert_int_equal(pop(d), 1);
 	assert_false(virtq_enable_notify(&d->vq));
-	assert_int_equal(avail_event(d), 4);
+	assert_int_equal(fake_vq_avail_event(&d->drv), 4);
 }
 
 static void test_pending(void **state)
 {
 	struct drv *d = *state;
 
-	put_desc(d, 0, DATA_GPA, 1, 0, 0);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 1, 0, 0);
 	for (int i = 0; i < 5; i++)
-		publish(d, 0);
+		fake_vq_publish(&d->drv, 0);
 	assert_int_equal(virtq_pending(&d->vq), 5);
 	assert_int_equal(pop(d), 1);
 	assert_int_equal(pop(d), 1);
 	assert_int_equal(virtq_pending(&d->vq), 3);
 	d->vq.last_avail_idx = 0xfffe;
-	set_avail_idx(d, 2);
+	fake_vq_set_avail_idx(&d->drv, 2);
 	assert_int_equal(virtq_pending(&d->vq), 4);
 }
 
@@ -478,14 +437,15 @@ static void test_loop(void **state)
 {
 	struct drv *d = *state;
 
-	put_desc(d, 0, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 1);
-	put_desc(d, 1, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 0);
-	publish(d, 0);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 1);
+	fake_vq_put_desc(&d->drv, 1, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), -EINVAL);
 
 	reinit(d, QSIZE, false, true);
-	put_desc(d, 4, DATA_GPA, 0, VIRTQ_DESC_F_NEXT, 4); /* self loop, empty buffers */
-	publish(d, 4);
+	fake_vq_put_desc(&d->drv, 4, DATA_GPA, 0, VIRTQ_DESC_F_NEXT,
+			 4); /* self loop, empty buffers */
+	fake_vq_publish(&d->drv, 4);
 	assert_int_equal(pop(d), -EINVAL);
 }
 
@@ -495,13 +455,13 @@ static void test_chain_longer_than_queue(void **state)
 
 	/* All eight descriptors, then back to the first: nine in the chain. */
 	for (uint16_t i = 0; i < QSIZE; i++)
-		put_desc(d, i, DATA_GPA + i, 1, VIRTQ_DESC_F_NEXT, (i + 1) % QSIZE);
-	publish(d, 0);
+		fake_vq_put_desc(&d->drv, i, DATA_GPA + i, 1, VIRTQ_DESC_F_NEXT, (i + 1) % QSIZE);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), -EINVAL);
 
 	/* Caught at the ninth visit, before a ninth buffer could be added. */
 	reinit(d, QSIZE, false, true);
-	publish(d, 0);
+	fake_vq_publish(&d->drv, 0);
 	memset(&d->elem, 0, sizeof(d->elem));
 	d->elem.iov = d->iov;
 	d->elem.max_iov = QSIZE;
@@ -514,18 +474,19 @@ static void test_indirect_loop_and_length(void **state)
 
 	/* Four entries used exactly once is fine... */
 	for (uint16_t i = 0; i < 4; i++)
-		put_desc_at(d, TABLE_GPA, i, DATA_GPA, 1, i < 3 ? VIRTQ_DESC_F_NEXT : 0, i + 1);
-	put_desc(d, 0, TABLE_GPA, 64, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+		fake_put_desc(&d->g, TABLE_GPA, i, DATA_GPA, 1, i < 3 ? VIRTQ_DESC_F_NEXT : 0,
+			      i + 1);
+	fake_vq_put_desc(&d->drv, 0, TABLE_GPA, 64, VIRTQ_DESC_F_INDIRECT, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), 1);
 	assert_int_equal(d->elem.nr_out, 4);
 	/* ...a fifth visit is a loop even though the queue has eight entries. */
-	put_desc_at(d, TABLE_GPA, 3, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 0);
-	publish(d, 0);
+	fake_put_desc(&d->g, TABLE_GPA, 3, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), -EINVAL);
 	/* Caught at the fifth visit, before a fifth buffer could be added. */
 	reinit(d, QSIZE, false, true);
-	publish(d, 0);
+	fake_vq_publish(&d->drv, 0);
 	d->elem.max_iov = 4;
 	assert_int_equal(virtq_pop(&d->vq, &d->elem), -EINVAL);
 }
@@ -534,10 +495,10 @@ static void test_head_out_of_range(void **state)
 {
 	struct drv *d = *state;
 
-	publish(d, QSIZE);
+	fake_vq_publish(&d->drv, QSIZE);
 	assert_int_equal(pop(d), -EINVAL);
 	reinit(d, QSIZE, false, true);
-	publish(d, 0xffff);
+	fake_vq_publish(&d->drv, 0xffff);
 	assert_int_equal(pop(d), -EINVAL);
 }
 
@@ -545,25 +506,25 @@ static void test_next_out_of_range(void **state)
 {
 	struct drv *d = *state;
 
-	put_desc(d, 0, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, QSIZE);
-	publish(d, 0);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, QSIZE);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), -EINVAL);
 
 	/* In a two-entry indirect table, next = 2 is out of range. */
 	reinit(d, QSIZE, false, true);
-	put_desc_at(d, TABLE_GPA, 0, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 2);
-	put_desc_at(d, TABLE_GPA, 2, DATA_GPA, 1, 0, 0);
-	put_desc(d, 0, TABLE_GPA, 32, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fake_put_desc(&d->g, TABLE_GPA, 0, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 2);
+	fake_put_desc(&d->g, TABLE_GPA, 2, DATA_GPA, 1, 0, 0);
+	fake_vq_put_desc(&d->drv, 0, TABLE_GPA, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), -EINVAL);
 }
 
 static void expect_bad_buffer(struct drv *d, uint64_t addr, uint32_t len, int err)
 {
 	reinit(d, QSIZE, false, true);
-	put_desc(d, 0, DATA_GPA, 4, VIRTQ_DESC_F_NEXT, 1);
-	put_desc(d, 1, addr, len, VIRTQ_DESC_F_WRITE, 0);
-	publish(d, 0);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 4, VIRTQ_DESC_F_NEXT, 1);
+	fake_vq_put_desc(&d->drv, 1, addr, len, VIRTQ_DESC_F_WRITE, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), err);
 }
 
@@ -586,9 +547,9 @@ static void test_indirect_not_negotiated(void **state)
 	struct drv *d = *state;
 
 	reinit(d, QSIZE, false, false);
-	put_desc_at(d, TABLE_GPA, 0, DATA_GPA, 1, 0, 0);
-	put_desc(d, 0, TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fake_put_desc(&d->g, TABLE_GPA, 0, DATA_GPA, 1, 0, 0);
+	fake_vq_put_desc(&d->drv, 0, TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), -EINVAL);
 }
 
@@ -596,10 +557,10 @@ static void test_nested_indirect(void **state)
 {
 	struct drv *d = *state;
 
-	put_desc_at(d, TABLE_GPA, 0, TABLE_GPA + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	put_desc_at(d, TABLE_GPA + 0x100, 0, DATA_GPA, 1, 0, 0);
-	put_desc(d, 0, TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+	fake_put_desc(&d->g, TABLE_GPA, 0, TABLE_GPA + 0x100, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	fake_put_desc(&d->g, TABLE_GPA + 0x100, 0, DATA_GPA, 1, 0, 0);
+	fake_vq_put_desc(&d->drv, 0, TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), -EINVAL);
 }
 
@@ -607,10 +568,10 @@ static void test_indirect_with_next(void **state)
 {
 	struct drv *d = *state;
 
-	put_desc_at(d, TABLE_GPA, 0, DATA_GPA, 1, 0, 0);
-	put_desc(d, 0, TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
-	put_desc(d, 1, DATA_GPA, 1, VIRTQ_DESC_F_WRITE, 0);
-	publish(d, 0);
+	fake_put_desc(&d->g, TABLE_GPA, 0, DATA_GPA, 1, 0, 0);
+	fake_vq_put_desc(&d->drv, 0, TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
+	fake_vq_put_desc(&d->drv, 1, DATA_GPA, 1, VIRTQ_DESC_F_WRITE, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), -EINVAL);
 }
 
@@ -618,9 +579,9 @@ static void expect_bad_table(struct drv *d, uint64_t addr, uint32_t len, int err
 {
 	reinit(d, QSIZE, false, true);
 	for (uint16_t i = 0; i < 4; i++)
-		put_desc_at(d, TABLE_GPA, i, DATA_GPA, 1, 0, 0);
-	put_desc(d, 0, addr, len, VIRTQ_DESC_F_INDIRECT, 0);
-	publish(d, 0);
+		fake_put_desc(&d->g, TABLE_GPA, i, DATA_GPA, 1, 0, 0);
+	fake_vq_put_desc(&d->drv, 0, addr, len, VIRTQ_DESC_F_INDIRECT, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), err);
 }
 
@@ -639,7 +600,7 @@ static void test_indirect_bad_table(void **state)
 	expect_bad_table(d, RAM, 16, -EFAULT);
 	expect_bad_table(d, UINT64_MAX - 15, 32, -EFAULT);
 	/* A table need not be aligned. */
-	put_desc_at(d, TABLE_GPA + 0x104, 0, DATA_GPA + 8, 3, VIRTQ_DESC_F_WRITE, 0);
+	fake_put_desc(&d->g, TABLE_GPA + 0x104, 0, DATA_GPA + 8, 3, VIRTQ_DESC_F_WRITE, 0);
 	expect_bad_table(d, TABLE_GPA + 0x104, 16, 1);
 	assert_ptr_equal(d->iov[0].iov_base, host(d, DATA_GPA + 8));
 	assert_int_equal(d->elem.in_len, 3);
@@ -649,17 +610,17 @@ static void test_readable_after_writable(void **state)
 {
 	struct drv *d = *state;
 
-	put_desc(d, 0, DATA_GPA, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
-	put_desc(d, 1, DATA_GPA, 4, 0, 0);
-	publish(d, 0);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	fake_vq_put_desc(&d->drv, 1, DATA_GPA, 4, 0, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), -EINVAL);
 
 	/* Also across the step into an indirect table. */
 	reinit(d, QSIZE, false, true);
-	put_desc(d, 0, DATA_GPA, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
-	put_desc(d, 1, TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	put_desc_at(d, TABLE_GPA, 0, DATA_GPA, 4, 0, 0);
-	publish(d, 0);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 4, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	fake_vq_put_desc(&d->drv, 1, TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	fake_put_desc(&d->g, TABLE_GPA, 0, DATA_GPA, 4, 0, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(pop(d), -EINVAL);
 }
 
@@ -670,17 +631,17 @@ static void test_too_many_buffers(void **state)
 	struct virtq_elem elem = { .iov = iov, .max_iov = 2 };
 
 	memset(iov, 0x5a, sizeof(iov));
-	put_desc(d, 0, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 1);
-	put_desc(d, 1, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 2);
-	put_desc(d, 2, DATA_GPA, 1, VIRTQ_DESC_F_WRITE, 0);
-	publish(d, 0);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 1);
+	fake_vq_put_desc(&d->drv, 1, DATA_GPA, 1, VIRTQ_DESC_F_NEXT, 2);
+	fake_vq_put_desc(&d->drv, 2, DATA_GPA, 1, VIRTQ_DESC_F_WRITE, 0);
+	fake_vq_publish(&d->drv, 0);
 	assert_int_equal(virtq_pop(&d->vq, &elem), -E2BIG);
 	/* Nothing written past max_iov. */
 	for (size_t i = 0; i < sizeof(iov[2]); i++)
 		assert_int_equal(((uint8_t *)&iov[2])[i], 0x5a);
 
 	reinit(d, QSIZE, false, true);
-	publish(d, 0);
+	fake_vq_publish(&d->drv, 0);
 	elem.max_iov = 3;
 	assert_int_equal(virtq_pop(&d->vq, &elem), 1);
 	assert_int_equal(elem.nr_out + elem.nr_in, 3);
@@ -690,18 +651,18 @@ static void test_avail_idx_runs_ahead(void **state)
 {
 	struct drv *d = *state;
 
-	put_desc(d, 0, DATA_GPA, 1, 0, 0);
-	set_avail_idx(d, QSIZE + 1);
+	fake_vq_put_desc(&d->drv, 0, DATA_GPA, 1, 0, 0);
+	fake_vq_set_avail_idx(&d->drv, QSIZE + 1);
 	assert_int_equal(pop(d), -EPROTO);
 	/* A full ring is fine. */
-	set_avail_idx(d, QSIZE);
+	fake_vq_set_avail_idx(&d->drv, QSIZE);
 	assert_int_equal(pop(d), 1);
 
 	d->vq.last_avail_idx = 0xfffe;
-	set_avail_idx(d, (uint16_t)(0xfffe + QSIZE + 1));
+	fake_vq_set_avail_idx(&d->drv, (uint16_t)(0xfffe + QSIZE + 1));
 	assert_int_equal(pop(d), -EPROTO);
 	/* Going backwards looks like running ahead by almost 2^16. */
-	set_avail_idx(d, 0xfffd);
+	fake_vq_set_avail_idx(&d->drv, 0xfffd);
 	assert_int_equal(pop(d), -EPROTO);
 }
 
