@@ -5,7 +5,7 @@ KVER ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sor
 INITRAMFS = $(BUILD)/guest/initramfs-$(KVER).cpio
 WERROR = $(if $(CI),true,false)
 
-.PHONY: all deps build initramfs vmlinux demo check unit e2e format format-check bench bench-blk clean
+.PHONY: all deps build initramfs vmlinux demo check unit e2e format format-check bench bench-blk bench-net clean
 
 all: build initramfs vmlinux
 
@@ -22,7 +22,8 @@ build: $(BUILD)/build.ninja
 initramfs: build
 	@test -n "$(KVER)" || { echo "no kernel in /boot: apt install linux-image-amd64" >&2; exit 1; }
 	mkdir -p $(BUILD)/guest
-	guest/mkinitramfs.sh --init $(BUILD)/kvmini-init --blkbench $(BUILD)/blkbench \
+	guest/mkinitramfs.sh --init $(BUILD)/kvmini-init \
+		--tool $(BUILD)/blkbench --tool $(BUILD)/netbench \
 		--kver $(KVER) -o $(INITRAMFS)
 
 # The default kernel, uncompressed: kvmini boots it through its PVH entry and
@@ -62,6 +63,11 @@ bench: deps all
 # virtio-blk throughput and IOPS against QEMU (bench/blk; guest/blkbench.c).
 bench-blk: deps all
 	tests/with-kvm bench/blk
+
+# virtio-net throughput and round trips against QEMU, vhost off and on
+# (bench/net; guest/netbench.c on both ends).
+bench-net: deps all
+	tests/with-kvm bench/net
 
 clean:
 	rm -rf $(BUILD)

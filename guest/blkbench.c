@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 #define STATUS_FAILED 1
 #define STATUS_USAGE 2
 #define MAX_QUEUE_DEPTH 1024
@@ -106,49 +108,6 @@ static void usage(FILE *out)
 		"Output: blkbench mode=M bs=N qd=N ops=N bytes=N secs=F iops=F mbps=F\n"
 		"(mbps = 10^6 bytes per second)\n",
 		MAX_QUEUE_DEPTH);
-}
-
-/* "4096", "4K", "1M", "2g"; returns 0 or -EINVAL. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	unsigned int shift = 0;
-
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k':
-	case 'K':
-		shift = 10;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*end && end[1])
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
 }
 
 static int parse_mode(const char *s, enum mode *out)

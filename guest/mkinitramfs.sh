@@ -4,7 +4,8 @@
 # Build kvmini's default initramfs: an uncompressed newc cpio with
 #   /init                  kvmini-init (guest/init.c)
 #   /bin/busybox           a static busybox, plus a symlink for every applet
-#   /bin/blkbench          the block benchmark (guest/blkbench.c), if given
+#   /bin/<name>            each static tool given with --tool (e.g. blkbench,
+#                          netbench from guest/), under its own basename
 #   /etc/passwd, /etc/group (root only), /etc/kvmini/modules
 #   /lib/modules/<kver>/…  the virtio drivers of one kernel release and their
 #                          dependencies, uncompressed; /etc/kvmini/modules
@@ -12,7 +13,7 @@
 # The archive is reproducible: sorted entries, mtime 0, owner root.
 #
 # usage: mkinitramfs.sh --init PATH --kver RELEASE [--modules-dir DIR]
-#                       [--busybox PATH] [--blkbench PATH] -o OUT.cpio
+#                       [--busybox PATH] [--tool PATH]... -o OUT.cpio
 set -euo pipefail
 
 prog=${0##*/}
@@ -36,12 +37,13 @@ warn() {
 usage() {
 	cat <<EOF
 usage: $prog --init PATH --kver RELEASE [--modules-dir DIR] [--busybox PATH]
-       [--blkbench PATH] -o OUT.cpio
+       [--tool PATH]... -o OUT.cpio
   --init PATH         the static kvmini-init binary (becomes /init)
   --kver RELEASE      kernel release whose virtio modules to include (e.g. $(uname -r))
   --modules-dir DIR   where the module trees live (default /lib/modules)
   --busybox PATH      a statically linked busybox (default /bin/busybox)
-  --blkbench PATH     the static blkbench binary (becomes /bin/blkbench; default none)
+  --tool PATH         a static program to install as /bin/<basename of PATH>
+                      (repeatable; e.g. build/blkbench, build/netbench)
   -o OUT.cpio         output file, replaced atomically
 EOF
 }
@@ -50,19 +52,19 @@ init_bin=
 kver=
 modules_root=/lib/modules
 busybox=/bin/busybox
-blkbench_bin=
+tools=()
 out=
 
 while [[ $# -gt 0 ]]; do
 	case $1 in
-	--init | --kver | --modules-dir | --busybox | --blkbench | -o)
+	--init | --kver | --modules-dir | --busybox | --tool | -o)
 		[[ $# -ge 2 ]] || die "$1 needs a value"
 		case $1 in
 		--init) init_bin=$2 ;;
 		--kver) kver=$2 ;;
 		--modules-dir) modules_root=$2 ;;
 		--busybox) busybox=$2 ;;
-		--blkbench) blkbench_bin=$2 ;;
+		--tool) tools+=("$2") ;;
 		-o) out=$2 ;;
 		esac
 		shift 2
@@ -104,9 +106,17 @@ require_static() {
 
 require_static "$init_bin" "init"
 require_static "$busybox" "busybox"
-if [[ -n $blkbench_bin ]]; then
-	require_static "$blkbench_bin" "blkbench"
-fi
+declare -A tool_names=()
+for tool in "${tools[@]}"; do
+	require_static "$tool" "tool"
+	name=${tool##*/}
+	# A tool shadows a busybox applet of its name, but not busybox or the shell.
+	case $name in
+	busybox | sh) die "--tool $tool: /bin/$name is reserved" ;;
+	esac
+	[[ ! -v tool_names[$name] ]] || die "--tool: two tools named $name"
+	tool_names[$name]=1
+done
 
 module_dir=$modules_root/$kver
 [[ -d $module_dir ]] || die "no kernel modules for $kver: $module_dir does not exist (install linux-image-$kver or pass --modules-dir)"
@@ -133,12 +143,12 @@ if command -v strip >/dev/null; then
 	strip --strip-all "$stage/init"
 fi
 install -m 0755 "$busybox" "$stage/bin/busybox"
-if [[ -n $blkbench_bin ]]; then
-	install -m 0755 "$blkbench_bin" "$stage/bin/blkbench"
+for tool in "${tools[@]}"; do
+	install -m 0755 "$tool" "$stage/bin/${tool##*/}"
 	if command -v strip >/dev/null; then
-		strip --strip-all "$stage/bin/blkbench"
+		strip --strip-all "$stage/bin/${tool##*/}"
 	fi
-fi
+done
 
 # Applet links; only the standard directories (skips e.g. "linuxrc").
 applets=$("$busybox" --list-full) || die "$busybox --list-full failed"

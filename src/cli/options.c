@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +164,95 @@ int parse_disk_option(const char *s, struct virtio_blk_opts *o, struct error *er
 	}
 	o->path = buf;
 	return 0;
+}
+
+int parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		unsigned int hi, lo;
+
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+			return -EINVAL;
+		hi = isdigit((unsigned char)s[0]) ? s[0] - '0' : (tolower(s[0]) - 'a' + 10);
+		lo = isdigit((unsigned char)s[1]) ? s[1] - '0' : (tolower(s[1]) - 'a' + 10);
+		mac[i] = hi << 4 | lo;
+		s += 2;
+		if (*s != (i == 5 ? '\0' : ':'))
+			return -EINVAL;
+		s += i < 5;
+	}
+	/* Multicast (and broadcast) or all-zero addresses cannot name a NIC. */
+	if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return -EINVAL;
+	return 0;
+}
+
+static int net_option(char *opt, struct virtio_net_opts *o, unsigned int *seen, struct error *err)
+{
+	enum { SEEN_TAP = 1, SEEN_MAC = 2, SEEN_VHOST = 4 };
+	char *val = strchr(opt, '=');
+	unsigned int bit;
+
+	if (val)
+		*val++ = '\0';
+	if (!strcmp(opt, "tap")) {
+		bit = SEEN_TAP;
+		if (val && !*val)
+			return error_set(err, -EINVAL, "tap= needs an interface name");
+		if (val && strlen(val) >= sizeof(o->tap))
+			return error_set(err, -EINVAL,
+					 "interface name '%s' is longer than %zu characters", val,
+					 sizeof(o->tap) - 1);
+		if (val && (strchr(val, '/') || strchr(val, '%') || isspace((unsigned char)*val)))
+			return error_set(err, -EINVAL, "'%s' is not a valid interface name", val);
+		if (val)
+			snprintf(o->tap, sizeof(o->tap), "%s", val);
+	} else if (!strcmp(opt, "mac")) {
+		bit = SEEN_MAC;
+		if (!val || parse_mac(val, o->mac))
+			return error_set(
+				err, -EINVAL,
+				"mac '%s' is not a unicast MAC address (XX:XX:XX:XX:XX:XX)",
+				val ? val : "");
+		o->has_mac = true;
+	} else if (!strcmp(opt, "vhost")) {
+		bit = SEEN_VHOST;
+		if (val && !strcmp(val, "on"))
+			o->vhost = true;
+		else if (val && !strcmp(val, "off"))
+			o->vhost = false;
+		else
+			return error_set(err, -EINVAL, "vhost must be 'on' or 'off', not '%s'",
+					 val ? val : "");
+	} else {
+		return error_set(err, -EINVAL, "unknown option '%s' (tap[=NAME], mac=, vhost=)",
+				 opt);
+	}
+	if (*seen & bit)
+		return error_set(err, -EINVAL, "'%s' given twice", opt);
+	*seen |= bit;
+	return 0;
+}
+
+int parse_net_option(const char *s, struct virtio_net_opts *o, struct error *err)
+{
+	unsigned int seen = 0;
+	char buf[256], *opt, *save = NULL;
+	int ret = 0;
+
+	memset(o, 0, sizeof(*o));
+	if (!s || !*s)
+		return error_set(err, -EINVAL, "empty value (tap[=NAME][,mac=MAC][,vhost=on|off])");
+	if (strlen(s) >= sizeof(buf))
+		return error_set(err, -EINVAL, "value too long");
+	snprintf(buf, sizeof(buf), "%s", s);
+	if (buf[strlen(buf) - 1] == ',' || strstr(buf, ",,") || buf[0] == ',')
+		return error_set(err, -EINVAL, "empty option in '%s'", s);
+	for (opt = strtok_r(buf, ",", &save); opt && !ret; opt = strtok_r(NULL, ",", &save))
+		ret = net_option(opt, o, &seen, err);
+	if (!ret && !(seen & 1))
+		ret = error_set(err, -EINVAL, "no backend: give tap (create one) or tap=NAME");
+	if (ret)
+		memset(o, 0, sizeof(*o));
+	return ret;
 }

@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
 
 /*
  * A byte size: decimal digits with an optional K, M, G or T suffix (powers of
@@ -26,5 +27,15 @@ int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned lon
  * -EINVAL/-ENOMEM with one line in @err (without the "--disk" prefix).
  */
 int parse_disk_option(const char *s, struct virtio_blk_opts *o, struct error *err);
+
+/*
+ * A --net value: tap[=NAME][,mac=XX:XX:XX:XX:XX:XX][,vhost=on|off], options in
+ * any order. Returns 0, or -EINVAL with one line in @err (without the "--net"
+ * prefix).
+ */
+int parse_net_option(const char *s, struct virtio_net_opts *o, struct error *err);
+
+/* A unicast MAC address written as six colon-separated hex pairs. */
+int parse_mac(const char *s, uint8_t mac[6]);
 
 #endif

@@ -33,6 +33,8 @@ struct run_options {
 	bool bzimage_only; /* default kernel: skip the pre-decompressed copy */
 	struct virtio_blk_opts disks[MACHINE_MAX_DISKS];
 	unsigned int nr_disks;
+	struct virtio_net_opts nets[MACHINE_MAX_NICS];
+	unsigned int nr_nets;
 	bool rng;
 	bool virtio_console;
 	char *const *guest_argv; /* NULL: interactive shell */
@@ -63,6 +65,11 @@ static void run_usage(FILE *f)
 		"  -d, --disk SPEC       a virtio-blk disk (repeatable, /dev/vda, vdb...):\n"
 		"                        PATH[,ro][,cache=none|writeback][,serial=STR]\n"
 		"                        [,aio=auto|io_uring|sync]; a raw image or block device\n"
+		"  -n, --net SPEC        a virtio-net NIC (repeatable, eth0, eth1...):\n"
+		"                        tap=NAME attaches to an existing TAP interface; tap\n"
+		"                        creates one (needs CAP_NET_ADMIN; removed on exit);\n"
+		"                        [,mac=XX:XX:XX:XX:XX:XX] (default: derived from the\n"
+		"                        TAP name) [,vhost=on|off] (vhost-net data path)\n"
 		"      --rng, --no-rng   a virtio-rng device fed by getrandom() (default on)\n"
 		"      --console serial|virtio\n"
 		"                        the guest console: the 16550 UART (ttyS0, default) or\n"
@@ -201,6 +208,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "kvm-device", required_argument, NULL, OPT_KVM_DEV },
 		{ "no-vmlinux", no_argument, NULL, OPT_BZIMAGE },
 		{ "disk", required_argument, NULL, 'd' },
+		{ "net", required_argument, NULL, 'n' },
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "no-rng", no_argument, NULL, OPT_NO_RNG },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
@@ -219,7 +227,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option so the guest command keeps its flags. */
-	while ((c = getopt_long(argc, argv, "+:k:i:c:m:p:d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:k:i:c:m:p:d:n:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			o->kernel = optarg;
@@ -266,6 +274,14 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 			if (parse_disk_option(optarg, &o->disks[o->nr_disks], &err))
 				return cli_usage_error("run", "--disk %s: %s", optarg, err.msg);
 			o->nr_disks++;
+			break;
+		case 'n':
+			if (o->nr_nets == MACHINE_MAX_NICS)
+				return cli_usage_error("run", "--net: at most %d NICs",
+						       MACHINE_MAX_NICS);
+			if (parse_net_option(optarg, &o->nets[o->nr_nets], &err))
+				return cli_usage_error("run", "--net %s: %s", optarg, err.msg);
+			o->nr_nets++;
 			break;
 		case OPT_RNG:
 			o->rng = true;
@@ -329,6 +345,19 @@ static void print_timing(const struct machine *m, uint64_t main_ns)
 	for (unsigned int i = 0; i < m->vm.nr_vcpus; i++)
 		exits += m->vm.vcpus[i].nr_exits;
 	fprintf(stderr, "kvmini: vcpu exits: %llu\n", (unsigned long long)exits);
+	for (unsigned int i = 0; i < m->pci.nr_nics; i++) {
+		struct virtio_net_stats st;
+
+		virtio_net_get_stats(m->pci.nics[i]->net, &st);
+		fprintf(stderr,
+			"kvmini: %s: rx_packets=%llu rx_bytes=%llu rx_filtered=%llu rx_dropped=%llu rx_errors=%llu tx_packets=%llu tx_bytes=%llu tx_dropped=%llu tx_errors=%llu ctrl_errors=%llu\n",
+			m->pci.nics[i]->name, (unsigned long long)st.rx_packets,
+			(unsigned long long)st.rx_bytes, (unsigned long long)st.rx_filtered,
+			(unsigned long long)st.rx_dropped, (unsigned long long)st.rx_errors,
+			(unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
+			(unsigned long long)st.tx_dropped, (unsigned long long)st.tx_errors,
+			(unsigned long long)st.ctrl_errors);
+	}
 }
 
 /* Say why the guest stopped when it is not the ordinary end, and pick the status. */
@@ -405,6 +434,8 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 		.pci = {
 			.disks = o.disks,
 			.nr_disks = o.nr_disks,
+			.nets = o.nets,
+			.nr_nets = o.nr_nets,
 			.rng = o.rng,
 			.virtio_console = o.virtio_console,
 			.console = { .tx = console_write, .rx_ready = console_rx_ready, .opaque = &con },
@@ -416,6 +447,11 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	if (o.initrd && o.initrd == o.initrd_buf)
 		console_wait_for_guest(&con);
 	ret = machine_create(&m, &cfg, &err);
+	for (unsigned int i = 0; !ret && i < m.pci.nr_nics; i++) {
+		if (m.pci.nics[i]->tap.created)
+			fprintf(stderr, "kvmini: %s: created TAP interface %s\n",
+				m.pci.nics[i]->name, m.pci.nics[i]->tap.ifname);
+	}
 	if (!ret)
 		ret = m.pci.console
 			      ? console_start(&con, virtio_console_receive, m.pci.console,

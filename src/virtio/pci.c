@@ -124,6 +124,25 @@ static void kick_ready(void *opaque, uint32_t events)
 	virtio_dev_kick(vq->vpci->vdev, (unsigned int)(vq - vq->vpci->queues));
 }
 
+static int take_kick(void *opaque, unsigned int q)
+{
+	struct virtio_pci *vpci = opaque;
+	int ret;
+
+	if (q >= vpci->vdev->nr_queues)
+		return -EINVAL;
+	ret = event_loop_del(vpci->vdev->loop, &vpci->queues[q].kick_src);
+	return ret ? ret : vpci->queues[q].kick_fd;
+}
+
+static void return_kick(void *opaque, unsigned int q)
+{
+	struct virtio_pci *vpci = opaque;
+
+	if (q < vpci->vdev->nr_queues)
+		event_loop_add(vpci->vdev->loop, &vpci->queues[q].kick_src, EPOLLIN);
+}
+
 /* Called with the PCI bus lock held when BAR 0 starts or stops decoding. */
 static void set_ioeventfds(struct virtio_pci *vpci, uint64_t bar_addr, bool on)
 {
@@ -534,7 +553,13 @@ int virtio_pci_init(struct virtio_pci *vpci, struct virtio_dev *vdev,
 	if (ret)
 		return error_set(err, ret, "%s: cannot build its PCI function: %s", vdev->name,
 				 strerror(-ret));
-	vdev->transport = (struct virtio_transport){ queue_interrupt, config_interrupt, vpci };
+	vdev->transport = (struct virtio_transport){
+		.queue_interrupt = queue_interrupt,
+		.config_interrupt = config_interrupt,
+		.take_kick = take_kick,
+		.return_kick = return_kick,
+		.opaque = vpci,
+	};
 	return 0;
 }
 

@@ -66,6 +66,11 @@ struct virtio_dev_ops {
 struct virtio_transport {
 	void (*queue_interrupt)(void *opaque, unsigned int q);
 	void (*config_interrupt)(void *opaque);
+	/* For a kernel backend (vhost) serving queue @q itself: the eventfd
+	 * the driver's kicks signal, which the transport stops reading until
+	 * return_kick(). Called on the device's loop; -errno if there is none. */
+	int (*take_kick)(void *opaque, unsigned int q);
+	void (*return_kick)(void *opaque, unsigned int q);
 	void *opaque;
 };
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,16 @@ static void destroy_console(struct virtio_slot *s)
 {
 	virtio_console_free(s->model.console);
 	free(s->model.console);
+}
+
+static void destroy_nic(struct virtio_slot *s)
+{
+	struct machine_nic *nic = s->model.nic;
+
+	virtio_net_destroy(nic->net);
+	vhost_net_close(&nic->vhost);
+	tap_close(&nic->tap);
+	free(nic);
 }
 
 static int new_slot(struct machine_pci *mp, const char *name, struct virtio_slot **out,
@@ -129,6 +140,92 @@ static int add_console(struct machine_pci *mp, struct vm *vm, const struct virti
 	return plug(mp, vm, s, err);
 }
 
+/* TUN_F_* for the GUEST_* offloads the driver accepted. */
+static int nic_set_offload(void *opaque, uint64_t guest)
+{
+	unsigned int tun = 0;
+
+	if (guest & VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM)) {
+		tun |= TUN_F_CSUM;
+		if (guest & VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4))
+			tun |= TUN_F_TSO4;
+		if (guest & VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6))
+			tun |= TUN_F_TSO6;
+		if ((guest & VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN)) &&
+		    (tun & (TUN_F_TSO4 | TUN_F_TSO6)))
+			tun |= TUN_F_TSO_ECN;
+	}
+	return tap_set_offload(opaque, tun);
+}
+
+/* A stable locally administered MAC for a NIC: from its TAP and index. */
+static void default_mac(const char *ifname, unsigned int index, uint8_t mac[6])
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *c = ifname; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	h = (h ^ index) * 16777619u;
+	mac[0] = 0x02;
+	mac[1] = 0x6b; /* "km" */
+	mac[2] = 0x6d;
+	mac[3] = h >> 16;
+	mac[4] = h >> 8;
+	mac[5] = h;
+}
+
+static int add_nic(struct machine_pci *mp, struct vm *vm, const struct virtio_net_opts *opts,
+		   unsigned int index, struct error *err)
+{
+	struct machine_nic *nic = calloc(1, sizeof(*nic));
+	struct virtio_net_backend be;
+	struct virtio_slot *s;
+	char name[24];
+	uint8_t mac[6];
+	int ret;
+
+	if (!nic)
+		return error_set(err, -ENOMEM, "out of memory for a NIC");
+	nic->vhost.fd = -1;
+	snprintf(nic->name, sizeof(nic->name), "net%u", index % 100);
+	ret = tap_open(&nic->tap, opts->tap[0] ? opts->tap : NULL, err);
+	if (!ret && opts->vhost)
+		ret = vhost_net_open(&nic->vhost, err);
+	if (ret) {
+		error_prefix(err, "%s", nic->name);
+		tap_close(&nic->tap);
+		free(nic);
+		return ret;
+	}
+	snprintf(name, sizeof(name), "io-%s", nic->name);
+	ret = new_slot(mp, name, &s, err);
+	if (ret) {
+		vhost_net_close(&nic->vhost);
+		tap_close(&nic->tap);
+		free(nic);
+		return ret;
+	}
+	s->model.nic = nic;
+	s->destroy = destroy_nic;
+	mp->nics[mp->nr_nics++] = nic;
+	if (opts->has_mac)
+		memcpy(mac, opts->mac, sizeof(mac));
+	else
+		default_mac(nic->tap.ifname, index, mac);
+	be = (struct virtio_net_backend){
+		.fd = nic->tap.fd,
+		.set_offload = nic_set_offload,
+		.opaque = &nic->tap,
+		.vhost = opts->vhost ? &nic->vhost : NULL,
+	};
+	snprintf(name, sizeof(name), "virtio-net %u", index);
+	ret = virtio_net_create(&nic->net, name, mac, &be, &vm->mem, &s->loop, err);
+	if (ret)
+		return ret;
+	s->vdev = virtio_net_vdev(nic->net);
+	return plug(mp, vm, s, err);
+}
+
 static int register_mmio(struct vm *vm, uint64_t base, uint64_t len, bus_io_fn fn, void *bus,
 			 const char *name, struct error *err)
 {
@@ -145,7 +242,7 @@ int machine_pci_create(struct machine_pci *mp, struct vm *vm, const struct machi
 {
 	struct irq_line intx = { .set_level = vm_set_irq_level, .opaque = vm };
 	uint64_t high_end = LAYOUT_4G, mmio64;
-	unsigned int max_slots = cfg->nr_disks + 2;
+	unsigned int max_slots = cfg->nr_disks + cfg->nr_nets + 2;
 	int ret;
 
 	memset(mp, 0, sizeof(*mp));
@@ -177,6 +274,8 @@ int machine_pci_create(struct machine_pci *mp, struct vm *vm, const struct machi
 		return error_set(err, -ENOMEM, "out of memory for PCI devices");
 	for (unsigned int i = 0; i < cfg->nr_disks && !ret; i++)
 		ret = add_disk(mp, vm, &cfg->disks[i], i, err);
+	for (unsigned int i = 0; i < cfg->nr_nets && !ret; i++)
+		ret = add_nic(mp, vm, &cfg->nets[i], i, err);
 	if (!ret && cfg->rng)
 		ret = add_rng(mp, vm, err);
 	if (!ret && cfg->virtio_console)

@@ -10,19 +10,33 @@
 #include "event_loop.h"
 #include "pci/pci.h"
 #include "virtio/blk.h"
+#include "backends/tap.h"
+#include "backends/vhost_net.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "vm.h"
 
 #define MACHINE_MAX_DISKS 16
+#define MACHINE_MAX_NICS 8
 
 struct machine_pci_config {
 	const struct virtio_blk_opts *disks;
 	unsigned int nr_disks;
+	const struct virtio_net_opts *nets;
+	unsigned int nr_nets;
 	bool rng;
 	bool virtio_console;
 	struct virtio_console_ops console; /* with virtio_console */
+};
+
+/* A NIC: the device model and the host side it is wired to. */
+struct machine_nic {
+	char name[8]; /* "net0"... */
+	struct tap tap;
+	struct vhost_net vhost; /* fd -1 without vhost */
+	struct virtio_net *net;
 };
 
 /* One virtio device: the model, its PCI function and its I/O thread. */
@@ -38,6 +52,7 @@ struct virtio_slot {
 		struct virtio_blk *blk;
 		struct virtio_rng *rng;
 		struct virtio_console *console;
+		struct machine_nic *nic;
 	} model;
 };
 
@@ -47,6 +62,8 @@ struct machine_pci {
 	struct virtio_slot *slots;
 	unsigned int nr_slots;
 	struct virtio_console *console; /* NULL without --console virtio */
+	struct machine_nic *nics[MACHINE_MAX_NICS];
+	unsigned int nr_nics;
 };
 
 /* Build the bus and devices; registers the config ports and MMIO windows. */

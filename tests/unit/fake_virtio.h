@@ -222,7 +222,11 @@ static inline struct virtio_transport fake_irqs_transport(struct fake_irqs *r,
 {
 	assert_true(nr_queues <= FAKE_IRQS_MAX_QUEUES);
 	r->nr_queues = nr_queues;
-	return (struct virtio_transport){ fake_irqs_queue, fake_irqs_config, r };
+	return (struct virtio_transport){
+		.queue_interrupt = fake_irqs_queue,
+		.config_interrupt = fake_irqs_config,
+		.opaque = r,
+	};
 }
 
 #endif

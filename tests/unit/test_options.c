@@ -152,13 +152,71 @@ static void test_disk_bad(void **state)
 	}
 }
 
+static void test_net_good(void **state)
+{
+	static const uint8_t want[6] = { 0x02, 0x11, 0x22, 0xaa, 0xBb, 0x05 };
+	struct error err = { 0 };
+	struct virtio_net_opts n;
+
+	(void)state;
+	assert_int_equal(parse_net_option("tap", &n, &err), 0);
+	assert_string_equal(n.tap, "");
+	assert_false(n.has_mac);
+	assert_false(n.vhost);
+	assert_int_equal(
+		parse_net_option("vhost=on,mac=02:11:22:aa:BB:05,tap=tap12345678901", &n, &err), 0);
+	assert_string_equal(n.tap, "tap12345678901");
+	assert_true(n.has_mac);
+	assert_memory_equal(n.mac, want, 6);
+	assert_true(n.vhost);
+	assert_int_equal(parse_net_option("tap=t0,vhost=off", &n, &err), 0);
+	assert_false(n.vhost);
+}
+
+static void test_net_bad(void **state)
+{
+	static const struct {
+		const char *in, *msg;
+	} bad[] = {
+		{ "", "empty value" },
+		{ "foo", "unknown option 'foo'" },
+		{ "tap=", "needs an interface name" },
+		{ "tap=abcdefghijklmnop", "longer than 15" },
+		{ "tap=a/b", "not a valid interface name" },
+		{ "tap,mac=zz:11:22:33:44:55", "not a unicast MAC" },
+		{ "tap,mac=01:11:22:33:44:55", "not a unicast MAC" },
+		{ "tap,mac=00:00:00:00:00:00", "not a unicast MAC" },
+		{ "tap,mac=02:11:22:33:44", "not a unicast MAC" },
+		{ "tap,mac=02:11:22:33:44:55:66", "not a unicast MAC" },
+		{ "tap,mac", "not a unicast MAC" },
+		{ "tap,vhost=maybe", "vhost must be" },
+		{ "tap,vhost", "vhost must be" },
+		{ "tap,tap=x", "given twice" },
+		{ "tap,", "empty option" },
+		{ "tap,,vhost=on", "empty option" },
+		{ "mac=02:11:22:33:44:55", "no backend" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct error err = { 0 };
+		struct virtio_net_opts n;
+
+		assert_int_equal(parse_net_option(bad[i].in, &n, &err), -EINVAL);
+		if (!strstr(err.msg, bad[i].msg))
+			fail_msg("'%s': got '%s'", bad[i].in, err.msg);
+		assert_null(strchr(err.msg, '\n'));
+		assert_false(n.has_mac);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),	      cmocka_unit_test(test_bad_sizes),
 		cmocka_unit_test(test_size_overflow), cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_disk_defaults), cmocka_unit_test(test_disk_all_options),
-		cmocka_unit_test(test_disk_bad),
+		cmocka_unit_test(test_disk_bad),      cmocka_unit_test(test_net_good),
+		cmocka_unit_test(test_net_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

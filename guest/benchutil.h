@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* What the guest benchmark tools (blkbench, netbench) share. */
+#ifndef KVMINI_GUEST_BENCHUTIL_H
+#define KVMINI_GUEST_BENCHUTIL_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* "4096", "4K", "100M", "2g", "1T"; returns 0 or -EINVAL. */
+static inline int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned int shift = 0;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+#endif
