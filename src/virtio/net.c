@@ -806,8 +806,10 @@ void virtio_net_destroy(struct virtio_net *net)
 {
 	if (!net)
 		return;
-	if (net->vhost_running)
-		vhost_stop(net);
+	/* The transport and the loop may be gone already: only make sure
+	 * vhost stops touching guest memory. */
+	for (unsigned int i = 0; net->vhost_running && i < 2; i++)
+		vhost_net_stop_queue(net->be.vhost, i);
 	for (unsigned int i = 0; i < 2; i++)
 		if (net->vcall[i].fd >= 0)
 			close(net->vcall[i].fd);
