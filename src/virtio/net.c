@@ -12,19 +12,19 @@
 
 /* Offloads the guest may accept on receive; they shape what the backend
  * may hand over. */
-#define GUEST_OFFLOADS                                                                      \
-	(VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |        \
-	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN) |         \
+#define GUEST_OFFLOADS                                                               \
+	(VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | \
+	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN) |  \
 	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_UFO))
 
-#define NET_FEATURES                                                                        \
-	(VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |              \
-	 VIRTIO_BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |      \
-	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) |        \
-	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |          \
-	 VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_HOST_ECN) |           \
-	 VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |             \
-	 VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) | VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX) |              \
+#define NET_FEATURES                                                                   \
+	(VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |         \
+	 VIRTIO_BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | VIRTIO_BIT(VIRTIO_NET_F_MAC) | \
+	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) |   \
+	 VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |     \
+	 VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_HOST_ECN) |      \
+	 VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |        \
+	 VIRTIO_BIT(VIRTIO_NET_F_CTRL_VQ) | VIRTIO_BIT(VIRTIO_NET_F_CTRL_RX) |         \
 	 VIRTIO_BIT(VIRTIO_NET_F_CTRL_MAC_ADDR))
 
 #define ETH_ALEN 6
@@ -156,8 +156,7 @@ static int pool_fill(struct virtio_net *net, uint64_t want)
 			return r;
 		}
 		if (elem.nr_out || elem.in_len < VIRTIO_NET_HDR_LEN) {
-			virtio_dev_fail(&net->vdev,
-					"receive buffer %s",
+			virtio_dev_fail(&net->vdev, "receive buffer %s",
 					elem.nr_out ? "with a device-readable part"
 						    : "smaller than the virtio-net header");
 			return -EINVAL;
@@ -231,9 +230,9 @@ static int rx_place_spill(struct virtio_net *net)
 {
 	while (net->spill_off < net->spill_len && net->pending_bufs < net->nr_bufs) {
 		const struct rx_buf *b = &net->bufs[net->pending_bufs];
-		size_t n = iov_from_buf(net->iov + b->iov_start, b->nr_iov, 0,
-					net->spill + net->spill_off,
-					net->spill_len - net->spill_off);
+		size_t n =
+			iov_from_buf(net->iov + b->iov_start, b->nr_iov, 0,
+				     net->spill + net->spill_off, net->spill_len - net->spill_off);
 
 		net->spill_off += n;
 		net->pending_bufs++;
@@ -246,7 +245,8 @@ static int rx_place_spill(struct virtio_net *net)
 	}
 	if (pool_full(net)) {
 		net->stats.rx_dropped++;
-		virtio_dev_warn(&net->vdev, "receive buffers too small for a %zu-byte frame; dropped",
+		virtio_dev_warn(&net->vdev,
+				"receive buffers too small for a %zu-byte frame; dropped",
 				net->pending_len);
 		net->pending_len = net->spill_len = net->spill_off = 0;
 		net->pending_bufs = 0;
@@ -313,7 +313,8 @@ static enum rx_result rx_read(struct virtio_net *net)
 	}
 	if (!mrg) {
 		net->stats.rx_dropped++;
-		virtio_dev_warn(&net->vdev, "%zd-byte frame larger than the receive buffer; dropped",
+		virtio_dev_warn(&net->vdev,
+				"%zd-byte frame larger than the receive buffer; dropped",
 				n - VIRTIO_NET_HDR_LEN);
 		return RX_SKIPPED;
 	}
@@ -398,8 +399,7 @@ static void tx_one(struct virtio_net *net, const struct virtq_elem *elem)
 {
 	ssize_t n;
 
-	if (elem->out_len < VIRTIO_NET_HDR_LEN + ETH_HLEN ||
-	    elem->out_len > VIRTIO_NET_MAX_FRAME) {
+	if (elem->out_len < VIRTIO_NET_HDR_LEN + ETH_HLEN || elem->out_len > VIRTIO_NET_MAX_FRAME) {
 		net->stats.tx_dropped++;
 		virtio_dev_warn(&net->vdev, "%llu-byte transmit frame; dropped",
 				(unsigned long long)elem->out_len);
@@ -518,7 +518,8 @@ static uint8_t ctrl_command(struct virtio_net *net, const uint8_t cmd[2],
 	case VIRTIO_NET_CTRL_MAC << 8 | VIRTIO_NET_CTRL_MAC_TABLE_SET: {
 		bool uc_over, mc_over;
 		unsigned int nuc, nmc;
-		uint8_t uc[VIRTIO_NET_MAC_TABLE_MAX][ETH_ALEN], mc[VIRTIO_NET_MAC_TABLE_MAX][ETH_ALEN];
+		uint8_t uc[VIRTIO_NET_MAC_TABLE_MAX][ETH_ALEN],
+			mc[VIRTIO_NET_MAC_TABLE_MAX][ETH_ALEN];
 
 		if (!has(net, VIRTIO_NET_F_CTRL_RX) ||
 		    !ctrl_mac_table(elem, &off, uc, &nuc, &uc_over) ||
