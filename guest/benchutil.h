@@ -4,8 +4,27 @@
 #define KVMINI_GUEST_BENCHUTIL_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One line on stderr, "BENCH_PROG: ...", written at once. */
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "%s: ", BENCH_PROG);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	strcat(line, "\n");
+	(void)!write(STDERR_FILENO, line, strlen(line));
+}
 
 /* "4096", "4K", "100M", "2g", "1T"; returns 0 or -EINVAL. */
 static inline int parse_size(const char *s, uint64_t *out)

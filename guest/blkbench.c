@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROG "blkbench"
 #include "benchutil.h"
 
 #define STATUS_FAILED 1
@@ -75,20 +76,6 @@ struct bench_state {
 	uint64_t ops;
 	uint64_t bytes;
 };
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-	char line[512];
-	int n = snprintf(line, sizeof(line), "blkbench: ");
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
-	strcat(line, "\n");
-	(void)!write(STDERR_FILENO, line, strlen(line));
-}
 
 static void usage(FILE *out)
 {

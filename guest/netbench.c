@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROG "netbench"
 #include "benchutil.h"
 
 #define STATUS_FAILED 1
@@ -70,20 +71,6 @@ struct stream_sum {
 	uint8_t pending[8];
 	unsigned int npending;
 };
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-	char line[512];
-	int n = snprintf(line, sizeof(line), "netbench: ");
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
-	strcat(line, "\n");
-	(void)!write(STDERR_FILENO, line, strlen(line));
-}
 
 static void usage(FILE *out)
 {

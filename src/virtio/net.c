@@ -602,11 +602,12 @@ static void vhost_call_ready(void *opaque, uint32_t events)
 		vdev->transport.queue_interrupt(vdev->transport.opaque, c->q);
 }
 
-static void vhost_stop(struct virtio_net *net)
+/* Give the first @n data queues back from vhost to the transport. */
+static void vhost_stop_queues(struct virtio_net *net, unsigned int n)
 {
 	struct virtio_dev *vdev = &net->vdev;
 
-	for (unsigned int i = 0; i < 2; i++) {
+	for (unsigned int i = 0; i < n; i++) {
 		vhost_net_stop_queue(net->be.vhost, i);
 		event_loop_del(vdev->loop, &net->vcall[i].src);
 		vdev->transport.return_kick(vdev->transport.opaque, net->vcall[i].q);
@@ -643,11 +644,7 @@ static int vhost_start(struct virtio_net *net)
 		}
 	}
 	if (ret) {
-		for (unsigned int i = 0; i < started; i++) {
-			vhost_net_stop_queue(net->be.vhost, i);
-			event_loop_del(vdev->loop, &net->vcall[i].src);
-			vdev->transport.return_kick(vdev->transport.opaque, net->vcall[i].q);
-		}
+		vhost_stop_queues(net, started);
 		return ret;
 	}
 	net->vhost_running = true;
@@ -708,7 +705,7 @@ static void net_reset(struct virtio_dev *vdev)
 	struct virtio_net *net = vdev->opaque;
 
 	if (net->vhost_running)
-		vhost_stop(net);
+		vhost_stop_queues(net, 2);
 	watch_backend(net, false);
 	pool_clear(net);
 	filter_reset(net);
