@@ -246,6 +246,8 @@ int machine_pci_create(struct machine_pci *mp, struct vm *vm, const struct machi
 	int ret;
 
 	memset(mp, 0, sizeof(*mp));
+	if (cfg->nr_nets > MACHINE_MAX_NICS)
+		return error_set(err, -EINVAL, "at most %d NICs", MACHINE_MAX_NICS);
 	for (unsigned int i = 0; i < vm->mem.nr_regions; i++) {
 		uint64_t end = vm->mem.regions[i].gpa + vm->mem.regions[i].size;
 
