@@ -23,7 +23,7 @@ initramfs: build
 	@test -n "$(KVER)" || { echo "no kernel in /boot: apt install linux-image-amd64" >&2; exit 1; }
 	mkdir -p $(BUILD)/guest
 	guest/mkinitramfs.sh --init $(BUILD)/kvmini-init \
-		--tool $(BUILD)/blkbench --tool $(BUILD)/netbench \
+		--tool $(BUILD)/blkbench --tool $(BUILD)/netbench --tool $(BUILD)/benchsuite \
 		--kver $(KVER) -o $(INITRAMFS)
 
 # The default kernel, uncompressed: kvmini boots it through its PVH entry and

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* What the guest benchmark tools (blkbench, netbench) share. */
+/* What the guest benchmark tools (blkbench, netbench, benchsuite) share. */
 #ifndef KVMINI_GUEST_BENCHUTIL_H
 #define KVMINI_GUEST_BENCHUTIL_H
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* One line on stderr, "BENCH_PROG: ...", written at once. */
@@ -67,6 +69,30 @@ static inline int parse_size(const char *s, uint64_t *out)
 		return -EINVAL;
 	*out = (uint64_t)v << shift;
 	return 0;
+}
+
+/* One connect attempt on a non-blocking @fd, bounded by @timeout_s;
+ * 0 or -errno. */
+static inline int connect_within(int fd, const struct sockaddr *sa, socklen_t len, double timeout_s)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	socklen_t errlen = sizeof(int);
+	int err = 0, ret;
+
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return -errno;
+	do
+		ret = poll(&pfd, 1, (int)(timeout_s * 1000) + 1);
+	while (ret < 0 && errno == EINTR);
+	if (ret < 0)
+		return -errno;
+	if (ret == 0)
+		return -ETIMEDOUT;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0)
+		return -errno;
+	return -err;
 }
 
 #endif

@@ -329,29 +329,6 @@ static int parse_host(const char *host, uint16_t port, struct sockaddr_storage *
 	return -EINVAL;
 }
 
-/* One non-blocking connect attempt bounded by @timeout_s; 0 or -errno. */
-static int try_connect(int fd, const struct sockaddr_storage *ss, socklen_t len, double timeout_s)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	socklen_t errlen = sizeof(int);
-	int err = 0, ret;
-
-	if (connect(fd, (const struct sockaddr *)ss, len) == 0)
-		return 0;
-	if (errno != EINPROGRESS)
-		return -errno;
-	do
-		ret = poll(&pfd, 1, (int)(timeout_s * 1000) + 1);
-	while (ret < 0 && errno == EINTR);
-	if (ret < 0)
-		return -errno;
-	if (ret == 0)
-		return -ETIMEDOUT;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0)
-		return -errno;
-	return -err;
-}
-
 /*
  * Connects to cfg->host, retrying for cfg->wait_s so that the server may
  * start after the client. Returns a blocking socket or -1 (message printed).
@@ -375,7 +352,7 @@ static int connect_retrying(const struct net_config *cfg)
 			fail("socket: %s", strerror(errno));
 			return -1;
 		}
-		err = try_connect(fd, &ss, len, left > 1 ? left : 1);
+		err = connect_within(fd, (const struct sockaddr *)&ss, len, left > 1 ? left : 1);
 		if (err == 0) {
 			int flags = fcntl(fd, F_GETFL);
 

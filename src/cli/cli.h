@@ -22,5 +22,6 @@ int cli_bad_option(const char *cmd, int c, char **argv);
 
 int cmd_run(int argc, char **argv, uint64_t main_ns);
 int cmd_check(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -57,6 +57,7 @@ static void usage(FILE *f)
 	      "Commands:\n"
 	      "  run      boot a kernel, optionally run a command in the guest\n"
 	      "  check    probe the host's KVM and say whether it can run guests\n"
+	      "  bench    run benchsuite natively and in a guest, and compare\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help     show this help ('kvmini COMMAND --help' for a command's)\n"
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1, main_ns);
 	if (!strcmp(argv[1], "check"))
 		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "bench"))
+		return cmd_bench(argc - 1, argv + 1);
 	fprintf(stderr, "kvmini: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return KVMINI_EXIT_USAGE;
