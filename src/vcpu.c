@@ -7,26 +7,6 @@
 
 #include "vm.h"
 
-static const char *exit_reason_name(uint32_t reason)
-{
-	static const char *const names[] = {
-		[KVM_EXIT_UNKNOWN] = "KVM_EXIT_UNKNOWN",
-		[KVM_EXIT_EXCEPTION] = "KVM_EXIT_EXCEPTION",
-		[KVM_EXIT_HYPERCALL] = "KVM_EXIT_HYPERCALL",
-		[KVM_EXIT_DEBUG] = "KVM_EXIT_DEBUG",
-		[KVM_EXIT_HLT] = "KVM_EXIT_HLT",
-		[KVM_EXIT_IRQ_WINDOW_OPEN] = "KVM_EXIT_IRQ_WINDOW_OPEN",
-		[KVM_EXIT_SHUTDOWN] = "KVM_EXIT_SHUTDOWN",
-		[KVM_EXIT_FAIL_ENTRY] = "KVM_EXIT_FAIL_ENTRY",
-		[KVM_EXIT_INTERNAL_ERROR] = "KVM_EXIT_INTERNAL_ERROR",
-		[KVM_EXIT_SYSTEM_EVENT] = "KVM_EXIT_SYSTEM_EVENT",
-	};
-
-	if (reason < sizeof(names) / sizeof(names[0]) && names[reason])
-		return names[reason];
-	return "unexpected exit";
-}
-
 void vcpu_describe_rip(struct vcpu *vcpu, char *buf, size_t len)
 {
 	struct kvm_regs regs;
@@ -120,6 +100,7 @@ bool vcpu_handle_exit(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	struct vm *vm = vcpu->vm;
 	char where[160], bytes[64];
+	const char *name;
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
@@ -155,9 +136,32 @@ bool vcpu_handle_exit(struct vcpu *vcpu)
 		return false;
 	default:
 		vcpu_describe_rip(vcpu, where, sizeof(where));
-		vm_request_stop(vm, VM_STOP_GUEST_CRASH, 0, "%s (%u) on vCPU %u at %s",
-				exit_reason_name(run->exit_reason), run->exit_reason, vcpu->id,
-				where);
+		name = exit_reason_name(run->exit_reason);
+		vm_request_stop(
+			vm, VM_STOP_GUEST_CRASH, 0, "unexpected KVM exit %s (%u) on vCPU %u at %s",
+			name ? name : "of unknown reason", run->exit_reason, vcpu->id, where);
 		return false;
+	}
+}
+
+void vcpu_record_exit(struct vcpu *vcpu, uint64_t ns)
+{
+	const struct kvm_run *run = vcpu->run;
+	const struct bus_range *r;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		r = bus_find(&vcpu->vm->pio, run->io.port);
+		exit_stats_record_pio(vcpu->stats, run->io.port,
+				      run->io.direction == KVM_EXIT_IO_OUT, r ? r->name : NULL, ns);
+		break;
+	case KVM_EXIT_MMIO:
+		r = bus_find(&vcpu->vm->mmio, run->mmio.phys_addr);
+		exit_stats_record_mmio(vcpu->stats, run->mmio.phys_addr, run->mmio.is_write,
+				       r ? r->name : NULL, ns);
+		break;
+	default:
+		exit_stats_record_exit(vcpu->stats, run->exit_reason, ns);
+		break;
 	}
 }

@@ -17,8 +17,8 @@
 #include "vm.h"
 #include "x86/layout.h"
 
-/* Signal that knocks a vCPU thread out of KVM_RUN. */
-#define SIG_VCPU_KICK SIGUSR1
+/* Signal that knocks a vCPU thread out of KVM_RUN (SIGUSR1 is the user's). */
+#define SIG_VCPU_KICK SIGRTMIN
 
 const struct kvm_cap_need vm_required_caps[] = {
 	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", "guest RAM from user memory" },
@@ -55,7 +55,6 @@ int vm_open(struct vm *vm, const char *dev, struct error *err)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
-	vm->start_ns = monotonic_ns();
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
 	bus_init(&vm->pio);
@@ -112,6 +111,7 @@ int vm_create(struct vm *vm, uint64_t ram_size, struct error *err)
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return error_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+	timeline_mark(&vm->timeline.vm_created, monotonic_ns());
 	ret = guest_mem_alloc(&vm->mem, ram_size);
 	if (ret < 0)
 		return error_set(err, ret, "cannot map %llu MiB of guest RAM: %s",
@@ -129,6 +129,7 @@ int vm_create(struct vm *vm, uint64_t ram_size, struct error *err)
 			return error_set(err, -errno, "KVM_SET_USER_MEMORY_REGION (slot %u): %s", i,
 					 strerror(errno));
 	}
+	timeline_mark(&vm->timeline.memory_ready, monotonic_ns());
 	return 0;
 }
 
@@ -216,12 +217,17 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	if (vcpu->id == 0)
+		timeline_mark(&vm->timeline.first_kvm_run, monotonic_ns());
 	while (!atomic_load(&vm->stopping)) {
-		if (vcpu->id == 0 && !atomic_load(&vm->first_run_ns))
-			atomic_store(&vm->first_run_ns, monotonic_ns());
+		uint64_t t0;
+		bool go_on;
+
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
+				if (vcpu->stats)
+					exit_stats_record_exit(vcpu->stats, KVM_EXIT_INTR, 0);
 				continue;
 			}
 			vm_request_stop(vm, VM_STOP_ERROR, KVMINI_EXIT_ERROR,
@@ -229,7 +235,15 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		vcpu->nr_exits++;
-		if (!vcpu_handle_exit(vcpu))
+		if (!vcpu->stats) {
+			if (!vcpu_handle_exit(vcpu))
+				break;
+			continue;
+		}
+		t0 = monotonic_ns();
+		go_on = vcpu_handle_exit(vcpu);
+		vcpu_record_exit(vcpu, monotonic_ns() - t0);
+		if (!go_on)
 			break;
 	}
 	return NULL;
@@ -256,6 +270,7 @@ void vm_block_signals(void)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 }
 
@@ -304,6 +319,7 @@ int vm_wait(struct vm *vm)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	sigaddset(&sigs, SIGQUIT);
+	sigaddset(&sigs, SIGUSR1);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
 	while (!atomic_load(&vm->stopping)) {
@@ -317,14 +333,20 @@ int vm_wait(struct vm *vm)
 		if (sfd >= 0 && (pfd[1].revents & POLLIN)) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				vm_request_stop(vm, VM_STOP_SIGNAL, 128 + (int)si.ssi_signo,
-						"stopped by signal %s",
-						strsignal((int)si.ssi_signo));
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGUSR1) {
+				if (vm->on_sigusr1)
+					vm->on_sigusr1(vm->sigusr1_opaque);
+				continue;
+			}
+			vm_request_stop(vm, VM_STOP_SIGNAL, 128 + (int)si.ssi_signo,
+					"stopped by signal %s", strsignal((int)si.ssi_signo));
 		}
 	}
 	if (sfd >= 0)
 		close(sfd);
+	timeline_mark(&vm->timeline.end, monotonic_ns());
 	kick_vcpus(vm);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		if (vm->vcpus[i].thread_started) {

@@ -16,6 +16,8 @@
 #include "bus.h"
 #include "err.h"
 #include "guest_mem.h"
+#include "stats/exit_stats.h"
+#include "stats/timeline.h"
 #include "stop.h"
 
 struct vm;
@@ -28,6 +30,7 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	uint64_t nr_exits;
+	struct exit_stats *stats; /* NULL: not recording (no --stats) */
 };
 
 struct vm {
@@ -54,9 +57,12 @@ struct vm {
 	struct vm_msi_route *msi_routes;
 	unsigned int nr_msi_routes;
 
-	/* Boot timing (CLOCK_MONOTONIC ns); first_run_ns is set by vCPU 0. */
-	uint64_t start_ns;
-	_Atomic uint64_t first_run_ns;
+	/* Boot steps, CLOCK_MONOTONIC ns (first_kvm_run is vCPU 0's). */
+	struct boot_timeline timeline;
+
+	/* Called by vm_wait() on SIGUSR1 (NULL: the signal is ignored). */
+	void (*on_sigusr1)(void *opaque);
+	void *sigusr1_opaque;
 };
 
 /* A KVM capability kvmini relies on, for vm_open() and `kvmini check`. */
@@ -97,7 +103,7 @@ int vm_start(struct vm *vm, struct error *err);
 
 /*
  * Wait until the VM stops (a device or exit asks, or SIGINT/SIGTERM/SIGHUP
- * arrives), then stop and join all vCPU threads. Returns kvmini's exit
+ * arrives; SIGUSR1 calls on_sigusr1), then stop and join all vCPU threads. Returns kvmini's exit
  * status for the stop reason; the reason and message stay in @vm.
  */
 int vm_wait(struct vm *vm);
@@ -141,6 +147,9 @@ void vm_irq_free(struct vm *vm);
 
 /* Handle one KVM exit of @vcpu; false when the vCPU must stop running. */
 bool vcpu_handle_exit(struct vcpu *vcpu);
+
+/* Count the exit in vcpu->stats (non-NULL), @ns spent handling it. */
+void vcpu_record_exit(struct vcpu *vcpu, uint64_t ns);
 
 /* Describe the guest's current instruction for error messages. */
 void vcpu_describe_rip(struct vcpu *vcpu, char *buf, size_t len);

@@ -18,6 +18,7 @@
 #include "machine.h"
 #include "layout.h"
 #include "options.h"
+#include "run_stats.h"
 
 #define DEFAULT_RAM (512ULL << 20)
 #define MAX_RAM (1ULL << 40)
@@ -30,6 +31,9 @@ struct run_options {
 	uint64_t ram_size;
 	unsigned int nr_cpus;
 	bool timing;
+	bool stats;
+	const char *stats_path; /* NULL: stderr */
+	enum stats_format stats_format;
 	bool bzimage_only; /* default kernel: skip the pre-decompressed copy */
 	struct virtio_blk_opts disks[MACHINE_MAX_DISKS];
 	unsigned int nr_disks;
@@ -74,6 +78,12 @@ static void run_usage(FILE *f)
 		"      --console serial|virtio\n"
 		"                        the guest console: the 16550 UART (ttyS0, default) or\n"
 		"                        virtio-console (hvc0)\n"
+		"      --stats[=FILE]    VM exits per vCPU, reason, port and MMIO address with\n"
+		"                        handling times, the boot timeline and KVM's own\n"
+		"                        counters, written to FILE (default stderr) when the\n"
+		"                        VM stops and on SIGUSR1 (FILE is replaced whole)\n"
+		"      --stats-format text|json\n"
+		"                        the report's format (default text; implies --stats)\n"
 		"      --timing          print boot timing to stderr when the VM stops\n"
 		"      --kvm-device PATH KVM device node (default /dev/kvm)\n"
 		"  -h, --help            show this help\n"
@@ -197,7 +207,16 @@ static int default_initrd(struct run_options *o, enum kernel_format fmt, const c
 
 static int parse_run_options(int argc, char **argv, struct run_options *o)
 {
-	enum { OPT_TIMING = 256, OPT_KVM_DEV, OPT_BZIMAGE, OPT_RNG, OPT_NO_RNG, OPT_CONSOLE };
+	enum {
+		OPT_TIMING = 256,
+		OPT_KVM_DEV,
+		OPT_BZIMAGE,
+		OPT_RNG,
+		OPT_NO_RNG,
+		OPT_CONSOLE,
+		OPT_STATS,
+		OPT_STATS_FORMAT,
+	};
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
@@ -205,6 +224,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "mem", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, 'p' },
 		{ "timing", no_argument, NULL, OPT_TIMING },
+		{ "stats", optional_argument, NULL, OPT_STATS },
+		{ "stats-format", required_argument, NULL, OPT_STATS_FORMAT },
 		{ "kvm-device", required_argument, NULL, OPT_KVM_DEV },
 		{ "no-vmlinux", no_argument, NULL, OPT_BZIMAGE },
 		{ "disk", required_argument, NULL, 'd' },
@@ -260,6 +281,18 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 			break;
 		case OPT_TIMING:
 			o->timing = true;
+			break;
+		case OPT_STATS:
+			if (optarg && !*optarg)
+				return cli_usage_error("run", "--stats=: empty file name");
+			o->stats = true;
+			o->stats_path = optarg;
+			break;
+		case OPT_STATS_FORMAT:
+			if (stats_format_parse(optarg, &o->stats_format))
+				return cli_usage_error(
+					"run", "--stats-format %s: must be text or json", optarg);
+			o->stats = true;
 			break;
 		case OPT_KVM_DEV:
 			o->kvm_dev = optarg;
@@ -332,7 +365,7 @@ static size_t uart_receive(void *uart, const uint8_t *data, size_t len)
 
 static void print_timing(const struct machine *m, uint64_t main_ns)
 {
-	uint64_t first = m->vm.first_run_ns, exits = 0;
+	uint64_t first = timeline_get(&m->vm.timeline.first_kvm_run), exits = 0;
 
 	if (!first) {
 		fprintf(stderr, "kvmini: timing: vCPU 0 never ran\n");
@@ -393,6 +426,7 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	char cmdline[4096], user[4096], release[128];
 	enum kernel_format fmt;
 	struct machine m;
+	struct run_stats rs = { 0 };
 	int ret, status;
 
 	ret = parse_run_options(argc, argv, &o);
@@ -452,12 +486,15 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 			fprintf(stderr, "kvmini: %s: created TAP interface %s\n",
 				m.pci.nics[i]->name, m.pci.nics[i]->tap.ifname);
 	}
+	if (!ret && o.stats)
+		ret = run_stats_init(&rs, &m.vm, o.stats_format, o.stats_path, main_ns, &err);
 	if (!ret)
 		ret = m.pci.console
 			      ? console_start(&con, virtio_console_receive, m.pci.console,
 					      &m.vm.stop_hook, &err)
 			      : console_start(&con, uart_receive, &m.com1, &m.vm.stop_hook, &err);
 	if (ret) {
+		run_stats_free(&rs);
 		machine_destroy(&m);
 		console_finish(&con);
 		return cli_error("%s", err.msg);
@@ -470,6 +507,9 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 		status = report_stop(&o, &m, status);
 	if (o.timing)
 		print_timing(&m, main_ns);
+	if (o.stats && run_stats_write(&rs, &err))
+		status = cli_error("%s", err.msg);
+	run_stats_free(&rs);
 	machine_destroy(&m);
 	return status;
 }

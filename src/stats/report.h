@@ -57,21 +57,11 @@
 #include <stdio.h>
 
 #include "stats/exit_stats.h"
+#include "stats/timeline.h"
 
 enum stats_format {
 	STATS_TEXT,
 	STATS_JSON,
-};
-
-/* Nanoseconds since kvmini started; 0 = did not happen. */
-struct boot_timeline {
-	uint64_t vm_created;
-	uint64_t memory_ready;
-	uint64_t kernel_loaded;
-	uint64_t first_kvm_run;
-	uint64_t first_serial_byte;
-	uint64_t init_started;
-	uint64_t end;
 };
 
 /* One KVM binary-stats value. Strings are not copied. */

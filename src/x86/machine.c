@@ -155,8 +155,27 @@ static void ready_port_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t
 		memset(data, 0, len);
 		return;
 	}
+	timeline_mark(&m->vm.timeline.init_started, monotonic_ns());
 	if (m->guest_ready)
 		m->guest_ready(m->guest_ready_opaque);
+}
+
+/* COM1 output, timed on its way to the user's sink. */
+static void com1_tx(void *opaque, uint8_t byte)
+{
+	struct machine *m = opaque;
+
+	timeline_mark(&m->vm.timeline.first_serial_byte, monotonic_ns());
+	if (m->serial.tx)
+		m->serial.tx(m->serial.opaque, byte);
+}
+
+static void com1_rx_ready(void *opaque)
+{
+	struct machine *m = opaque;
+
+	if (m->serial.rx_ready)
+		m->serial.rx_ready(m->serial.opaque);
 }
 
 static int create_devices(struct machine *m, const struct machine_config *cfg, struct error *err)
@@ -164,7 +183,10 @@ static int create_devices(struct machine *m, const struct machine_config *cfg, s
 	struct vm *vm = &m->vm;
 	struct irq_line com1_irq = { .set_level = vm_set_irq_level, .opaque = vm, .gsi = COM1_IRQ };
 
-	uart16550_init(&m->com1, &com1_irq, &cfg->serial);
+	struct uart16550_ops com1_ops = { .tx = com1_tx, .rx_ready = com1_rx_ready, .opaque = m };
+
+	m->serial = cfg->serial;
+	uart16550_init(&m->com1, &com1_irq, &com1_ops);
 	m->guest_ready = cfg->guest_ready;
 	m->guest_ready_opaque = cfg->guest_ready_opaque;
 	i8042_init(&m->kbc, &vm->stop_hook);
@@ -250,6 +272,8 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct e
 		ret = x86_vcpu_init(vm->vcpus[i].fd, i, err);
 	if (!ret)
 		ret = load_kernel(m, cfg, &kernel, &initrd, err);
+	if (!ret)
+		timeline_mark(&vm->timeline.kernel_loaded, monotonic_ns());
 	unmap_file(&kernel);
 	unmap_file(&initrd);
 	if (!ret && x86_write_boot_tables(&vm->mem))

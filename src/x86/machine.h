@@ -39,6 +39,7 @@ struct machine_config {
 struct machine {
 	struct vm vm;
 	struct uart16550 com1;
+	struct uart16550_ops serial; /* the user's COM1 sink (com1 calls it through the machine) */
 	struct i8042 kbc;
 	struct cmos_rtc rtc;
 	struct exit_port debug_exit;
