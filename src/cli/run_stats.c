@@ -34,8 +34,8 @@ static void open_kvm_stats(struct run_stats *rs, struct error *err)
 	rs->kvm_ok = true;
 }
 
-int run_stats_init(struct run_stats *rs, struct vm *vm, enum stats_format format,
-		   const char *path, uint64_t origin_ns, struct error *err)
+int run_stats_init(struct run_stats *rs, struct vm *vm, enum stats_format format, const char *path,
+		   uint64_t origin_ns, struct error *err)
 {
 	struct error kvm_err = { 0 };
 	FILE *f;
@@ -169,6 +169,32 @@ static int write_file(struct run_stats *rs, const struct stats_counter *c, size_
 	return 0;
 }
 
+/*
+ * A terminal may be in raw mode (an interactive guest console) where a bare
+ * newline does not return the carriage: end each line with CR LF.
+ */
+static int write_tty(struct run_stats *rs, const struct stats_counter *c, size_t n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	int ret;
+
+	if (!mem)
+		return -ENOMEM;
+	ret = write_to(mem, rs, c, n);
+	if (fclose(mem) && !ret)
+		ret = -ENOMEM;
+	for (size_t i = 0; !ret && i < len; i++) {
+		if (buf[i] == '\n' && fputc('\r', stderr) == EOF)
+			ret = -EIO;
+		if (!ret && fputc(buf[i], stderr) == EOF)
+			ret = -EIO;
+	}
+	free(buf);
+	return ret;
+}
+
 int run_stats_write(struct run_stats *rs, struct error *err)
 {
 	char scopes[rs->nr_vcpu_ks + 1][SCOPE_LEN];
@@ -197,7 +223,7 @@ int run_stats_write(struct run_stats *rs, struct error *err)
 	if (rs->path) {
 		ret = write_file(rs, c, n, err);
 	} else {
-		ret = write_to(stderr, rs, c, n);
+		ret = isatty(STDERR_FILENO) ? write_tty(rs, c, n) : write_to(stderr, rs, c, n);
 		fflush(stderr);
 		if (ret)
 			error_set(err, ret, "--stats: cannot write the report: %s", strerror(-ret));
