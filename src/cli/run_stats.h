@@ -36,8 +36,8 @@ struct run_stats {
  * @path (NULL: stderr) can be written. A KVM without binary statistics is not
  * an error: the report then has no KVM counters and a note says why.
  */
-int run_stats_init(struct run_stats *rs, struct vm *vm, enum stats_format format,
-		   const char *path, uint64_t origin_ns, struct error *err);
+int run_stats_init(struct run_stats *rs, struct vm *vm, enum stats_format format, const char *path,
+		   uint64_t origin_ns, struct error *err);
 
 /* Write the report now; @vm may be running. */
 int run_stats_write(struct run_stats *rs, struct error *err);
