@@ -38,6 +38,7 @@ int run_stats_init(struct run_stats *rs, struct vm *vm, enum stats_format format
 		   uint64_t origin_ns, struct error *err)
 {
 	struct error kvm_err = { 0 };
+	struct stat st;
 	FILE *f;
 	int ret;
 
@@ -46,8 +47,12 @@ int run_stats_init(struct run_stats *rs, struct vm *vm, enum stats_format format
 	rs->format = format;
 	rs->path = path;
 	rs->origin_ns = origin_ns;
-	if (path) {
-		/* Fail now, not when the guest is done. */
+	/* Fail now, not when the guest is done. A FIFO is only checked: opening
+	 * it would wait for a reader. */
+	if (path && !stat(path, &st) && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		if (access(path, W_OK))
+			return error_set(err, -errno, "--stats %s: %s", path, strerror(errno));
+	} else if (path) {
 		f = fopen(path, "w");
 		if (!f)
 			return error_set(err, -errno, "--stats %s: %s", path, strerror(errno));
