@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "guest_mem.h"
 #include "x86/layout.h"
+
+/* The size of a transparent huge page on x86-64. */
+#define GUEST_MEM_HUGE_ALIGN (2ULL << 20)
 
 /* Split @ram_size bytes at @base into the x86 layout: low RAM, then 4 GiB+. */
 static void layout_regions(struct guest_mem *mem, uint8_t *base, uint64_t ram_size)
@@ -23,6 +27,27 @@ static void layout_regions(struct guest_mem *mem, uint8_t *base, uint64_t ram_si
 	mem->ram_size = ram_size;
 }
 
+/*
+ * An anonymous mapping of @size bytes starting on an @align boundary. KVM
+ * maps guest memory with 2 MiB pages only where the host address and the
+ * guest address agree modulo 2 MiB and the host page is a transparent huge
+ * page; before Linux 6.7 mmap() does not align large mappings by itself.
+ */
+static void *map_aligned(uint64_t size, uint64_t align)
+{
+	uint8_t *p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint64_t head;
+
+	if (p == MAP_FAILED)
+		return MAP_FAILED;
+	head = (align - ((uintptr_t)p & (align - 1))) & (align - 1);
+	if (head)
+		munmap(p, head);
+	munmap(p + head + size, align - head);
+	return p + head;
+}
+
 int guest_mem_alloc(struct guest_mem *mem, uint64_t ram_size)
 {
 	void *p;
@@ -30,8 +55,7 @@ int guest_mem_alloc(struct guest_mem *mem, uint64_t ram_size)
 	memset(mem, 0, sizeof(*mem));
 	if (ram_size < LAYOUT_MIN_RAM)
 		return -EINVAL;
-	p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	p = map_aligned(ram_size, GUEST_MEM_HUGE_ALIGN);
 	if (p == MAP_FAILED)
 		return -errno;
 	/* Guest RAM is large and sparse; keep it out of core dumps. */

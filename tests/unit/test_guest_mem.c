@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -87,8 +88,20 @@ static void test_alloc(void **state)
 	assert_true(mem.owns_mapping);
 	assert_non_null(guest_mem_ptr(&mem, (64ULL << 20) - 1, 1));
 	assert_int_equal(guest_mem_write(&mem, 0x1000, "x", 1), 0);
+	/* KVM can use 2 MiB pages only when host and guest addresses agree mod 2 MiB. */
+	assert_int_equal((uintptr_t)guest_mem_ptr(&mem, 0, 1) & ((2u << 20) - 1), 0);
 	guest_mem_free(&mem);
 	assert_int_equal(mem.nr_regions, 0);
+	/* Repeatedly, so a lucky mmap() alignment cannot pass the test. */
+	for (int i = 0; i < 8; i++) {
+		void *gap =
+			mmap(NULL, 4096 * (i + 1), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		assert_int_equal(guest_mem_alloc(&mem, (6ULL << 20) + 4096 * i), 0);
+		assert_int_equal((uintptr_t)guest_mem_ptr(&mem, 0, 1) & ((2u << 20) - 1), 0);
+		guest_mem_free(&mem);
+		munmap(gap, 4096 * (i + 1));
+	}
 }
 
 static void test_load_file_maps_and_copies(void **state)
