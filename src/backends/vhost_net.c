@@ -152,6 +152,15 @@ int vhost_net_start_queue(struct vhost_net *vn, unsigned int index, const struct
 	return 0;
 }
 
+int vhost_net_set_call(struct vhost_net *vn, unsigned int index, int call_fd)
+{
+	struct vhost_vring_file call = { .index = index, .fd = call_fd };
+
+	if (index > 1 || call_fd < 0)
+		return -EINVAL;
+	return vhost_ioctl(vn, VHOST_SET_VRING_CALL, &call);
+}
+
 int vhost_net_stop_queue(struct vhost_net *vn, unsigned int index)
 {
 	struct vhost_vring_file backend = { .index = index, .fd = VHOST_FILE_UNBIND };

@@ -37,6 +37,9 @@ int vhost_net_setup(struct vhost_net *vn, const struct guest_mem *mem, uint64_t 
 int vhost_net_start_queue(struct vhost_net *vn, unsigned int index, const struct virtq *vq,
 			  int kick_fd, int call_fd, int tap_fd);
 
+/* From now on signal @call_fd for queue @index (any time, any thread). */
+int vhost_net_set_call(struct vhost_net *vn, unsigned int index, int call_fd);
+
 /* Stop serving queue @index (no guest memory access once it returns). */
 int vhost_net_stop_queue(struct vhost_net *vn, unsigned int index);
 

@@ -602,12 +602,26 @@ static void vhost_call_ready(void *opaque, uint32_t events)
 		vdev->transport.queue_interrupt(vdev->transport.opaque, c->q);
 }
 
+static void net_set_call_fd(struct virtio_dev *vdev, unsigned int q, int fd)
+{
+	struct virtio_net *net = vdev->opaque;
+	int ret = -EINVAL;
+
+	if (net->be.vhost && (q == VIRTIO_NET_RXQ || q == VIRTIO_NET_TXQ))
+		ret = vhost_net_set_call(net->be.vhost, q == VIRTIO_NET_RXQ ? 0 : 1, fd);
+	if (ret)
+		virtio_dev_warn(vdev, "vhost: cannot redirect queue %u interrupts: %s", q,
+				strerror(-ret));
+}
+
 /* Give the first @n data queues back from vhost to the transport. */
 static void vhost_stop_queues(struct virtio_net *net, unsigned int n)
 {
 	struct virtio_dev *vdev = &net->vdev;
 
 	for (unsigned int i = 0; i < n; i++) {
+		if (vdev->transport.detach_call)
+			vdev->transport.detach_call(vdev->transport.opaque, net->vcall[i].q);
 		vhost_net_stop_queue(net->be.vhost, i);
 		event_loop_del(vdev->loop, &net->vcall[i].src);
 		vdev->transport.return_kick(vdev->transport.opaque, net->vcall[i].q);
@@ -637,6 +651,13 @@ static int vhost_start(struct virtio_net *net)
 		if (!ret)
 			ret = vhost_net_start_queue(net->be.vhost, started, &vdev->vqs[c->q], kick,
 						    c->fd, net->be.fd);
+		/* Straight to the vector's irqfd where possible: no trip
+		 * through this thread per interrupt. */
+		if (!ret && vdev->transport.attach_call) {
+			ret = vdev->transport.attach_call(vdev->transport.opaque, c->q, c->fd);
+			if (ret)
+				vhost_net_stop_queue(net->be.vhost, started);
+		}
 		if (ret) {
 			event_loop_del(vdev->loop, &c->src);
 			vdev->transport.return_kick(vdev->transport.opaque, c->q);
@@ -721,6 +742,7 @@ static const struct virtio_dev_ops net_ops = {
 	.start = net_start,
 	.queue_notify = net_queue_notify,
 	.reset = net_reset,
+	.set_call_fd = net_set_call_fd,
 };
 
 int virtio_net_create(struct virtio_net **out, const char *name, const uint8_t mac[6],

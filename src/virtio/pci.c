@@ -65,13 +65,48 @@ static uint32_t bar_size(const struct virtio_pci *vpci)
 
 /* --- interrupts ---------------------------------------------------------- */
 
+/* Point an attached queue's backend at its vector's irqfd or at the
+ * device's polled eventfd. Called with call_lock held. */
+static void update_call(struct virtio_pci *vpci, unsigned int q)
+{
+	struct virtio_pci_queue *vq = &vpci->queues[q];
+	uint16_t v = __atomic_load_n(&vq->msix_vector, __ATOMIC_RELAXED);
+	int fd;
+
+	if (vq->call_polled_fd < 0)
+		return;
+	fd = v < vpci->nr_vectors && vpci->vector_live[v] ? vpci->vector_fd[v] : vq->call_polled_fd;
+	if (fd != vq->call_fd) {
+		vpci->vdev->ops->set_call_fd(vpci->vdev, q, fd);
+		vq->call_fd = fd;
+	}
+}
+
+static void set_vector_live(struct virtio_pci *vpci, unsigned int vector, bool live)
+{
+	pthread_mutex_lock(&vpci->call_lock);
+	vpci->vector_live[vector] = live;
+	for (unsigned int q = 0; q < vpci->vdev->nr_queues; q++)
+		update_call(vpci, q);
+	pthread_mutex_unlock(&vpci->call_lock);
+}
+
 static void msix_route_changed(void *opaque, unsigned int vector, uint64_t addr, uint32_t data,
 			       bool masked)
 {
 	struct virtio_pci *vpci = opaque;
+	int ret;
 
-	if (vpci->host.msi_route(vpci->host.opaque, vpci->vector_gsi[vector], addr, data, masked))
+	/* A backend signalling the irqfd directly must leave it before the
+	 * route goes (its interrupts would be lost, not left pending) and may
+	 * return only once the route is back. */
+	if (masked)
+		set_vector_live(vpci, vector, false);
+	ret = vpci->host.msi_route(vpci->host.opaque, vpci->vector_gsi[vector], addr, data, masked);
+	if (ret)
 		virtio_dev_warn(vpci->vdev, "cannot route MSI-X vector %u", vector);
+	else if (!masked)
+		set_vector_live(vpci, vector, true);
 }
 
 static void msix_fire(void *opaque, unsigned int vector)
@@ -141,6 +176,32 @@ static void return_kick(void *opaque, unsigned int q)
 
 	if (q < vpci->vdev->nr_queues)
 		event_loop_add(vpci->vdev->loop, &vpci->queues[q].kick_src, EPOLLIN);
+}
+
+static int attach_call(void *opaque, unsigned int q, int polled_fd)
+{
+	struct virtio_pci *vpci = opaque;
+
+	if (q >= vpci->vdev->nr_queues || polled_fd < 0 || !vpci->vdev->ops->set_call_fd)
+		return -EINVAL;
+	pthread_mutex_lock(&vpci->call_lock);
+	vpci->queues[q].call_polled_fd = polled_fd;
+	vpci->queues[q].call_fd = -1;
+	update_call(vpci, q);
+	pthread_mutex_unlock(&vpci->call_lock);
+	return 0;
+}
+
+static void detach_call(void *opaque, unsigned int q)
+{
+	struct virtio_pci *vpci = opaque;
+
+	if (q >= vpci->vdev->nr_queues)
+		return;
+	pthread_mutex_lock(&vpci->call_lock);
+	vpci->queues[q].call_polled_fd = -1;
+	vpci->queues[q].call_fd = -1;
+	pthread_mutex_unlock(&vpci->call_lock);
 }
 
 /* Called with the PCI bus lock held when BAR 0 starts or stops decoding. */
@@ -350,6 +411,9 @@ static int common_write(struct virtio_pci *vpci, uint32_t reg, uint32_t part, ui
 		return -1;
 	if (reg == VIRTIO_PCI_Q_MSIX) {
 		__atomic_store_n(&vq->msix_vector, checked_vector(vpci, v), __ATOMIC_RELAXED);
+		pthread_mutex_lock(&vpci->call_lock);
+		update_call(vpci, vpci->queue_select);
+		pthread_mutex_unlock(&vpci->call_lock);
 		return -1;
 	}
 	/* The rest describes the queue, fixed once enabled or running. */
@@ -502,14 +566,19 @@ int virtio_pci_init(struct virtio_pci *vpci, struct virtio_dev *vdev,
 	vpci->vdev = vdev;
 	vpci->host = *host;
 	pthread_mutex_init(&vpci->lock, NULL);
+	pthread_mutex_init(&vpci->call_lock, NULL);
 	vpci->nr_vectors = nq + 1;
 	vpci->queues = calloc(nq, sizeof(*vpci->queues));
 	vpci->vector_gsi = calloc(vpci->nr_vectors, sizeof(*vpci->vector_gsi));
 	vpci->vector_fd = calloc(vpci->nr_vectors, sizeof(*vpci->vector_fd));
-	if (!vpci->queues || !vpci->vector_gsi || !vpci->vector_fd)
+	vpci->vector_live = calloc(vpci->nr_vectors, sizeof(*vpci->vector_live));
+	if (!vpci->queues || !vpci->vector_gsi || !vpci->vector_fd || !vpci->vector_live)
 		return error_set(err, -ENOMEM, "%s: out of memory", vdev->name);
-	for (unsigned int q = 0; q < nq; q++)
+	for (unsigned int q = 0; q < nq; q++) {
 		vpci->queues[q].kick_fd = -1;
+		vpci->queues[q].call_polled_fd = -1;
+		vpci->queues[q].call_fd = -1;
+	}
 	for (unsigned int v = 0; v < vpci->nr_vectors; v++)
 		vpci->vector_fd[v] = -1;
 	for (unsigned int q = 0; q < nq; q++) {
@@ -558,6 +627,8 @@ int virtio_pci_init(struct virtio_pci *vpci, struct virtio_dev *vdev,
 		.config_interrupt = config_interrupt,
 		.take_kick = take_kick,
 		.return_kick = return_kick,
+		.attach_call = attach_call,
+		.detach_call = detach_call,
 		.opaque = vpci,
 	};
 	return 0;
@@ -592,8 +663,11 @@ void virtio_pci_free(struct virtio_pci *vpci)
 	free(vpci->queues);
 	free(vpci->vector_gsi);
 	free(vpci->vector_fd);
+	free(vpci->vector_live);
 	vpci->queues = NULL;
 	vpci->vector_gsi = NULL;
 	vpci->vector_fd = NULL;
+	vpci->vector_live = NULL;
 	pthread_mutex_destroy(&vpci->lock);
+	pthread_mutex_destroy(&vpci->call_lock);
 }

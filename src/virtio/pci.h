@@ -70,6 +70,8 @@ struct virtio_pci_queue {
 	uint64_t desc, avail, used;
 	int kick_fd; /* the ioeventfd */
 	struct event_source kick_src;
+	int call_polled_fd; /* attach_call()'s fallback, -1 when detached */
+	int call_fd; /* what the device's backend signals now */
 	struct virtio_pci *vpci;
 };
 
@@ -88,6 +90,8 @@ struct virtio_pci {
 	unsigned int nr_vectors;
 	unsigned int *vector_gsi; /* per MSI-X vector */
 	int *vector_fd; /* irqfd eventfds */
+	bool *vector_live; /* routed: enabled and unmasked (under msix lock) */
+	pthread_mutex_t call_lock; /* attach_call state; taken last */
 	uint64_t notify_addr; /* where the notify region decodes, 0 if off */
 	bool ioeventfds_on;
 };

@@ -60,6 +60,10 @@ struct virtio_dev_ops {
 	/* Forget all driver state. In-flight requests must be finished or
 	 * abandoned without touching guest memory when it returns. */
 	void (*reset)(struct virtio_dev *vdev);
+	/* For a kernel backend: interrupts for queue @q must now signal @fd
+	 * (see attach_call). Called from any thread, with transport locks
+	 * held: it must not call back into the transport. */
+	void (*set_call_fd)(struct virtio_dev *vdev, unsigned int q, int fd);
 };
 
 /* What the transport provides to the device. */
@@ -71,6 +75,15 @@ struct virtio_transport {
 	 * return_kick(). Called on the device's loop; -errno if there is none. */
 	int (*take_kick)(void *opaque, unsigned int q);
 	void (*return_kick)(void *opaque, unsigned int q);
+	/* For a kernel backend signalling an eventfd per interrupt: the
+	 * transport calls ops->set_call_fd(q, fd) now and whenever the answer
+	 * changes, with the irqfd of the queue's MSI-X vector while that
+	 * vector can be delivered directly, and @polled_fd (which the device
+	 * reads and turns into queue_interrupt) while it is masked or MSI-X
+	 * is off, so masking and pending bits behave as without the backend.
+	 * detach_call() ends this before the backend stops. Optional. */
+	int (*attach_call)(void *opaque, unsigned int q, int polled_fd);
+	void (*detach_call)(void *opaque, unsigned int q);
 	void *opaque;
 };
 

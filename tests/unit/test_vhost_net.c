@@ -442,6 +442,33 @@ static void test_transmit(void **state)
 	assert_int_equal(vhost_net_stop_queue(&l->vn, VIRTIO_NET_TXQ), 0);
 }
 
+/* Interrupts follow VHOST_SET_VRING_CALL while the queue runs. */
+static void test_redirect_call(void **state)
+{
+	struct lab *l = *state;
+	uint8_t frame[FRAME_LEN];
+	int first, second = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	assert_true(second >= 0);
+	lab_start(l);
+	first = l->call[VIRTIO_NET_TXQ];
+	assert_int_equal(start_queue(l, VIRTIO_NET_TXQ), 0);
+	assert_int_equal(vhost_net_set_call(&l->vn, VIRTIO_NET_TXQ, second), 0);
+	make_frame(frame, 3);
+	post_tx(l, frame);
+	kick(l, VIRTIO_NET_TXQ);
+	l->call[VIRTIO_NET_TXQ] = second;
+	assert_true(wait_call(l, VIRTIO_NET_TXQ, WAIT_MS));
+	assert_true(host_receives(l, frame, WAIT_MS));
+	l->call[VIRTIO_NET_TXQ] = first;
+	assert_false(wait_call(l, VIRTIO_NET_TXQ, QUIET_MS));
+
+	assert_int_equal(vhost_net_set_call(&l->vn, 2, second), -EINVAL);
+	assert_int_equal(vhost_net_set_call(&l->vn, VIRTIO_NET_TXQ, -1), -EINVAL);
+	assert_int_equal(vhost_net_stop_queue(&l->vn, VIRTIO_NET_TXQ), 0);
+	close(second);
+}
+
 static void test_receive(void **state)
 {
 	struct lab *l = *state;
@@ -534,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_open_error_message),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test_setup_teardown(test_transmit, lab_alloc, lab_free),
+		cmocka_unit_test_setup_teardown(test_redirect_call, lab_alloc, lab_free),
 		cmocka_unit_test_setup_teardown(test_receive, lab_alloc, lab_free),
 		cmocka_unit_test_setup_teardown(test_stop_and_resume, lab_alloc, lab_free),
 		cmocka_unit_test_setup_teardown(test_backend_not_a_tap, lab_alloc, lab_free),

@@ -134,6 +134,8 @@ struct model {
 	unsigned int notified[3];
 	unsigned int resets;
 	uint32_t last_write_off, last_write_len;
+	int call_fd[3]; /* what set_call_fd() last said */
+	unsigned int call_changes;
 };
 
 static void model_cfg_read(struct virtio_dev *vdev, uint32_t offset, uint8_t *data, uint32_t len)
@@ -170,11 +172,21 @@ static void model_reset(struct virtio_dev *vdev)
 	m->resets++;
 }
 
+static void model_set_call_fd(struct virtio_dev *vdev, unsigned int q, int fd)
+{
+	struct model *m = vdev->opaque;
+
+	assert_true(q < 3);
+	m->call_fd[q] = fd;
+	m->call_changes++;
+}
+
 static const struct virtio_dev_ops model_ops = {
 	.config_read = model_cfg_read,
 	.config_write = model_cfg_write,
 	.queue_notify = model_notify,
 	.reset = model_reset,
+	.set_call_fd = model_set_call_fd,
 };
 
 /* ---- fixture ---- */
@@ -836,6 +848,74 @@ static void enable_msix(struct fx *f)
 	msix_enable(f, true);
 }
 
+/*
+ * A kernel backend (vhost) attached to queue 0 signals the vector's irqfd
+ * only while the vector is deliverable, and the device's polled eventfd
+ * otherwise, so masked interrupts become pending bits instead of vanishing.
+ */
+static void test_attach_call_follows_mask(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_transport *t = &f->vdev->transport;
+	struct model *m = &f->model;
+	int polled = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int irqfd = f->vpci.vector_fd[1];
+	unsigned int changes;
+
+	assert_true(polled >= 0);
+	bring_up(f);
+	assert_int_equal(t->attach_call(t->opaque, 0, polled), 0);
+	assert_int_equal(m->call_fd[0], polled); /* MSI-X still off */
+	assert_int_equal(t->attach_call(t->opaque, 3, polled), -EINVAL);
+
+	enable_msix(f);
+	assert_int_equal(m->call_fd[0], irqfd);
+	msix_program(f, 1, 0xfee01000, 0x4031, true);
+	assert_int_equal(m->call_fd[0], polled);
+	msix_program(f, 1, 0xfee01000, 0x4031, false);
+	assert_int_equal(m->call_fd[0], irqfd);
+
+	/* The function mask and MSI-X off take it away too. */
+	cfg_write(f, msix_cap(f) + 2, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL, 2);
+	assert_int_equal(m->call_fd[0], polled);
+	cfg_write(f, msix_cap(f) + 2, MSIX_CTRL_ENABLE, 2);
+	assert_int_equal(m->call_fd[0], irqfd);
+	msix_enable(f, false);
+	assert_int_equal(m->call_fd[0], polled);
+	msix_enable(f, true);
+	assert_int_equal(m->call_fd[0], irqfd);
+
+	/* Moving the queue to a masked vector, or to none. */
+	common_w(f, VIRTIO_PCI_Q_SELECT, 0, 2);
+	common_w(f, VIRTIO_PCI_Q_MSIX, 2, 2);
+	assert_int_equal(m->call_fd[0], polled);
+	msix_program(f, 2, 0xfee02000, 0x4032, false);
+	assert_int_equal(m->call_fd[0], f->vpci.vector_fd[2]);
+	common_w(f, VIRTIO_PCI_Q_MSIX, 0xffff, 2);
+	assert_int_equal(m->call_fd[0], polled);
+	common_w(f, VIRTIO_PCI_Q_MSIX, 1, 2);
+	assert_int_equal(m->call_fd[0], irqfd);
+
+	/* Other queues are not attached: never redirected. */
+	assert_int_equal(m->call_fd[1], 0);
+	assert_int_equal(m->call_fd[2], 0);
+
+	/* Once detached, nothing is redirected any more. */
+	t->detach_call(t->opaque, 0);
+	changes = m->call_changes;
+	msix_program(f, 1, 0xfee01000, 0x4031, true);
+	msix_enable(f, false);
+	assert_int_equal(m->call_changes, changes);
+
+	/* Attaching while the vector is live goes straight to its irqfd. */
+	msix_enable(f, true);
+	msix_program(f, 1, 0xfee01000, 0x4031, false);
+	assert_int_equal(t->attach_call(t->opaque, 0, polled), 0);
+	assert_int_equal(m->call_fd[0], irqfd);
+	t->detach_call(t->opaque, 0);
+	close(polled);
+}
+
 static void test_rng_request_msix(void **state)
 {
 	struct fx *f = *state;
@@ -1362,6 +1442,7 @@ int main(void)
 		T(test_status_machine),
 		T(test_reset_clears_everything),
 		TM(test_reset_reaches_model),
+		TM(test_attach_call_follows_mask),
 		T(test_queue_setup),
 		T(test_bad_queue),
 		T(test_rng_request_msix),
