@@ -90,7 +90,7 @@ struct virtio_pci {
 	unsigned int nr_vectors;
 	unsigned int *vector_gsi; /* per MSI-X vector */
 	int *vector_fd; /* irqfd eventfds */
-	bool *vector_live; /* routed: enabled and unmasked (under msix lock) */
+	bool *vector_live; /* routed: enabled and unmasked (under call_lock) */
 	pthread_mutex_t call_lock; /* attach_call state; taken last */
 	uint64_t notify_addr; /* where the notify region decodes, 0 if off */
 	bool ioeventfds_on;
