@@ -184,7 +184,6 @@ static uint32_t *entry_field(struct msix_entry *e, unsigned int dword)
 void msix_table_io(struct msix *m, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	unsigned int v = offset / MSIX_ENTRY_SIZE, first = (offset % MSIX_ENTRY_SIZE) / 4;
-	bool fire = false;
 
 	if (!access_ok(offset, len, msix_table_size(m->nr_vectors))) {
 		if (!is_write)
@@ -204,14 +203,13 @@ void msix_table_io(struct msix *m, uint64_t offset, uint8_t *data, uint32_t len,
 				value &= MSIX_ENTRY_CTRL_MASKBIT;
 			*entry_field(&m->table[v], first + i) = value;
 		}
-		fire = vector_changed(m, v, &old, was_masked);
+		if (vector_changed(m, v, &old, was_masked))
+			m->ops->fire(m->opaque, v);
 	} else {
 		for (unsigned int i = 0; i < len / 4; i++)
 			put_le32(data + 4 * i, *entry_field(&m->table[v], first + i));
 	}
 	pthread_mutex_unlock(&m->lock);
-	if (fire)
-		m->ops->fire(m->opaque, v);
 }
 
 void msix_pba_io(struct msix *m, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
@@ -231,7 +229,6 @@ void msix_pba_io(struct msix *m, uint64_t offset, uint8_t *data, uint32_t len, b
 void msix_cfg_written(struct msix *m, uint32_t offset, uint32_t len)
 {
 	uint32_t control = m->cap + MSIX_CAP_CONTROL;
-	uint64_t fire[MSIX_MAX_VECTORS / 64] = { 0 };
 	bool enabled, function_masked;
 	uint16_t value;
 
@@ -254,15 +251,10 @@ void msix_cfg_written(struct msix *m, uint32_t offset, uint32_t len)
 				all_masked || (m->table[v].ctrl & MSIX_ENTRY_CTRL_MASKBIT);
 
 			if (vector_changed(m, v, &m->table[v], was_masked))
-				fire[v / 64] |= 1ULL << (v % 64);
+				m->ops->fire(m->opaque, v);
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
-
-	for (unsigned int v = 0; v < m->nr_vectors; v++) {
-		if (fire[v / 64] >> (v % 64) & 1)
-			m->ops->fire(m->opaque, v);
-	}
 }
 
 bool msix_enabled(struct msix *m)
@@ -291,8 +283,10 @@ enum msix_result msix_notify(struct msix *m, unsigned int vector)
 		r = MSIX_FIRED;
 	if (r == MSIX_PENDING)
 		set_pending(m, vector, true);
-	pthread_mutex_unlock(&m->lock);
+	/* Under the lock: a mask (and the route's removal) cannot come between
+	 * the check and the delivery, which would lose the interrupt. */
 	if (r == MSIX_FIRED)
 		m->ops->fire(m->opaque, vector);
+	pthread_mutex_unlock(&m->lock);
 	return r;
 }

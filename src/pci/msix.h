@@ -28,9 +28,10 @@ struct msix_ops {
 	 * msix_cfg_written(), the bus lock too: must not call back into msix. */
 	void (*route_changed)(void *opaque, unsigned int vector, uint64_t addr, uint32_t data,
 			      bool masked);
-	/* Called without the msix lock, after any route_changed it needs;
-	 * from msix_cfg_written() the bus lock is still held, so it must not
-	 * call pci_device_set_intx() (lock order: bus lock, then msix lock). */
+	/* Called with the msix lock held, after any route_changed it needs, so
+	 * that no mask comes between the check and the delivery: it must not
+	 * call back into msix. From msix_cfg_written() the bus lock is held
+	 * too, so it must not call pci_device_set_intx() either. */
 	void (*fire)(void *opaque, unsigned int vector);
 };
 

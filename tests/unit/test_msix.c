@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +31,8 @@ struct rec {
 	unsigned int route_calls;
 	unsigned int fired[NR_VECTORS];
 	unsigned int fire_calls;
+	struct msix *m; /* to see whether fire runs under its lock */
+	unsigned int fired_unlocked;
 };
 
 struct fixture {
@@ -59,6 +62,11 @@ static void fire(void *opaque, unsigned int vector)
 	assert_true(vector < NR_VECTORS);
 	r->fired[vector]++;
 	r->fire_calls++;
+	/* Delivery must not race a mask: it happens under the msix lock. */
+	if (r->m && pthread_mutex_trylock(&r->m->lock) == 0) {
+		pthread_mutex_unlock(&r->m->lock);
+		r->fired_unlocked++;
+	}
 }
 
 static const struct msix_ops ops = { .route_changed = route_changed, .fire = fire };
@@ -89,6 +97,7 @@ static struct fixture *fixture_new(void)
 	pci_device_init(&f->dev, "msix", 0x1af4, 0x1041, 0x020000, 0x1af4, 1, 1);
 	f->dev.cfg_written = cfg_written;
 	f->dev.opaque = f;
+	f->rec.m = &f->m;
 	assert_int_equal(pci_device_add_bar(&f->dev, 0, BAR_SIZE, false, bar_io, f), 0);
 	assert_int_equal(
 		msix_init(&f->m, &f->dev, NR_VECTORS, 0, TABLE_OFF, PBA_OFF, &ops, &f->rec), 0);
@@ -409,6 +418,7 @@ static void test_pending_and_unmask(void **state)
 	assert_int_equal(pba_read(f, 0, 8), 1);
 	table_write32(f, 12, 0);
 	assert_int_equal(f->rec.fired[0], 3);
+	assert_int_equal(f->rec.fired_unlocked, 0);
 
 	/* Disabled: nothing fires and nothing becomes pending. */
 	set_control(f, 0);
