@@ -163,24 +163,6 @@ static inline void keep_memory(const void *p)
 	__asm__ volatile("" : : "r"(p) : "memory");
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Records why @run failed as "REASON" or "REASON:ERRNAME" (no spaces, so the
  * result line stays parseable) and prints one diagnostic line. Returns

@@ -71,6 +71,25 @@ static inline int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Write all of @buf, retrying short writes and EINTR; 0 or -errno. */
+static inline int write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* One connect attempt on a non-blocking @fd, bounded by @timeout_s;
  * 0 or -errno. */
 static inline int connect_within(int fd, const struct sockaddr *sa, socklen_t len, double timeout_s)

@@ -373,22 +373,6 @@ static int connect_retrying(const struct net_config *cfg)
 	return -1;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void print_transfer(const char *mode, const struct stream_sum *sum, double secs)
 {
 	if (secs <= 0)
