@@ -4,7 +4,6 @@
  * write the comparison (bench_report.h) to a directory.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -69,11 +68,9 @@ static int bench_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("kvmini bench: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vmessage("bench", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return BENCH_EXIT_FAILED;
 }
 
@@ -223,50 +220,16 @@ static int parse_bench_options(int argc, char **argv, struct bench_options *o)
 	return 0;
 }
 
-static int exe_path(char *buf, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
 /* A file next to the kvmini executable. */
 static int beside_exe(const char *name, char *buf, size_t len)
 {
-	char exe[PATH_MAX];
-	char *slash;
+	char dir[PATH_MAX];
 
-	if (exe_path(exe, sizeof(exe)))
+	if (cli_exe_dir(dir, sizeof(dir)))
 		return -ENOENT;
-	slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	if (snprintf(buf, len, "%s/%s", exe, name) >= (int)len)
+	if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
-}
-
-/* What `kvmini run` boots without --kernel: the newest /boot/vmlinuz-*. */
-static void default_kernel_name(char *buf, size_t len)
-{
-	struct dirent **names;
-	int n = scandir("/boot", &names, NULL, versionsort);
-
-	snprintf(buf, len, "default (no /boot/vmlinuz-*)");
-	if (n < 0)
-		return;
-	for (int i = n - 1; i >= 0; i--) {
-		if (!strncmp(names[i]->d_name, "vmlinuz-", 8)) {
-			snprintf(buf, len, "/boot/%s", names[i]->d_name);
-			break;
-		}
-	}
-	for (int i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
 }
 
 static int make_out_dir(const char *dir)
@@ -747,8 +710,8 @@ static void fill_meta(struct bench_meta *meta, const struct bench_options *o, ch
 	bench_cpu_model(info, n > 0 ? (size_t)n : 0, cpu, cpu_len);
 	if (o->kernel)
 		snprintf(kernel, kernel_len, "%s", o->kernel);
-	else
-		default_kernel_name(kernel, kernel_len);
+	else if (cli_default_kernel(kernel, kernel_len))
+		snprintf(kernel, kernel_len, "default (no /boot/vmlinuz-*)");
 	*meta = (struct bench_meta){
 		.date = date,
 		.host_release = uts->release,
@@ -809,7 +772,7 @@ static int prepare(struct bench_state *s)
 			return bench_error("netbench not found at %s (needed for --net): build it",
 					   s->netbench);
 	}
-	if (exe_path(s->exe, sizeof(s->exe)))
+	if (cli_exe_path(s->exe, sizeof(s->exe)))
 		return bench_error("cannot read /proc/self/exe");
 
 	if (o->out_dir) {

@@ -3,7 +3,12 @@
 #ifndef KVMINI_CLI_H
 #define KVMINI_CLI_H
 
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* Print "kvmini: <message>" (or "kvmini CMD: ..." with @cmd) as one line on stderr. */
+void cli_vmessage(const char *cmd, const char *fmt, va_list ap);
 
 /* Print "kvmini: <message>" to stderr; returns KVMINI_EXIT_ERROR. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -19,6 +24,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * @c is its return value. One line; returns -1.
  */
 int cli_bad_option(const char *cmd, int c, char **argv);
+
+/* Newest /boot/vmlinuz-* by version order (what `run` boots by default): 0 or -errno. */
+int cli_default_kernel(char *buf, size_t len);
+/* The kvmini executable, and the directory holding it (and kvmini's own files). */
+int cli_exe_path(char *buf, size_t len);
+int cli_exe_dir(char *buf, size_t len);
 
 int cmd_run(int argc, char **argv, uint64_t main_ns);
 int cmd_check(int argc, char **argv);

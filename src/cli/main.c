@@ -8,15 +8,23 @@
 #include "stop.h"
 #include "vm.h"
 
+void cli_vmessage(const char *cmd, const char *fmt, va_list ap)
+{
+	if (cmd)
+		fprintf(stderr, "kvmini %s: ", cmd);
+	else
+		fputs("kvmini: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 int cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("kvmini: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vmessage(NULL, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return KVMINI_EXIT_ERROR;
 }
 
@@ -28,11 +36,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 		fprintf(stderr, "Try 'kvmini %s --help' for more information.\n", cmd);
 		return -1;
 	}
-	fprintf(stderr, "kvmini %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vmessage(cmd, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return -1;
 }
 

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 /* `kvmini run`: boot a kernel, optionally run one command in the guest. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -94,41 +93,6 @@ static void run_usage(FILE *f)
 		KVMINI_EXIT_GUEST_FAILED, KVMINI_EXIT_ERROR, KVMINI_EXIT_USAGE);
 }
 
-/* Newest /boot/vmlinuz-* by version order. */
-static int default_kernel(char *buf, size_t len)
-{
-	struct dirent **names;
-	int n = scandir("/boot", &names, NULL, versionsort);
-	int found = -ENOENT;
-
-	if (n < 0)
-		return -errno;
-	for (int i = n - 1; i >= 0; i--) {
-		if (found && !strncmp(names[i]->d_name, "vmlinuz-", 8)) {
-			snprintf(buf, len, "/boot/%s", names[i]->d_name);
-			found = 0;
-		}
-		free(names[i]);
-	}
-	free(names);
-	return found;
-}
-
-/* Where kvmini's own files live: the directory holding the executable. */
-static int exe_dir(char *buf, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-	char *slash;
-
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	slash = strrchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	return 0;
-}
-
 /* Peek at the kernel's first bytes: its format and, for a bzImage, its release. */
 static enum kernel_format peek_kernel(const char *path, char *release, size_t len)
 {
@@ -163,7 +127,7 @@ static bool prefer_vmlinux(struct run_options *o, const char *release)
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct stat bz, elf;
 
-	if (!release[0] || exe_dir(dir, sizeof(dir)) || stat(o->kernel, &bz))
+	if (!release[0] || cli_exe_dir(dir, sizeof(dir)) || stat(o->kernel, &bz))
 		return false;
 	if (snprintf(path, sizeof(path), "%s/guest/vmlinux-%s", dir, release) >=
 		    (int)sizeof(path) ||
@@ -190,7 +154,7 @@ static int default_initrd(struct run_options *o, enum kernel_format fmt, const c
 			err, -ENOENT,
 			"kernel %s: no release string to pick the default initrd; pass --initrd",
 			o->kernel);
-	if (exe_dir(dir, sizeof(dir)))
+	if (cli_exe_dir(dir, sizeof(dir)))
 		return error_set(err, -ENOENT,
 				 "cannot find kvmini's directory for the default initrd");
 	if (snprintf(o->initrd_buf, sizeof(o->initrd_buf), "%s/guest/initramfs-%s.cpio", dir,
@@ -433,7 +397,7 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	if (ret)
 		return ret > 0 ? 0 : KVMINI_EXIT_USAGE;
 	if (!o.kernel) {
-		if (default_kernel(o.kernel_buf, sizeof(o.kernel_buf)))
+		if (cli_default_kernel(o.kernel_buf, sizeof(o.kernel_buf)))
 			return cli_error(
 				"no kernel given and no /boot/vmlinuz-* found: pass --kernel (apt install linux-image-amd64)");
 		o.kernel = o.kernel_buf;
