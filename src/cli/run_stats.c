@@ -138,40 +138,43 @@ static int write_to(FILE *out, struct run_stats *rs, const struct stats_counter 
 	return stats_report_write(out, rs->format, &r);
 }
 
+/* The report into the file at @path: 0 or -errno. */
+static int write_path(struct run_stats *rs, const char *path, const struct stats_counter *c,
+		      size_t n)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -errno;
+	ret = write_to(f, rs, c, n);
+	if (fclose(f) && !ret)
+		ret = -EIO;
+	return ret;
+}
+
 /* Replace @rs->path as a whole, so a reader never sees half a report. */
 static int write_file(struct run_stats *rs, const struct stats_counter *c, size_t n,
 		      struct error *err)
 {
 	char tmp[4096];
 	struct stat st;
-	FILE *f;
 	int ret;
 
 	/* A FIFO or device cannot be renamed over: write it in place. */
 	if (!stat(rs->path, &st) && !S_ISREG(st.st_mode)) {
-		f = fopen(rs->path, "w");
-		if (!f)
-			return error_set(err, -errno, "--stats %s: %s", rs->path, strerror(errno));
-		ret = write_to(f, rs, c, n);
-		if (fclose(f) && !ret)
-			ret = -EIO;
-		return ret ? error_set(err, ret, "--stats %s: %s", rs->path, strerror(-ret)) : 0;
+		ret = write_path(rs, rs->path, c, n);
+	} else if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", rs->path, (int)getpid()) >=
+		   (int)sizeof(tmp)) {
+		ret = -ENAMETOOLONG;
+	} else {
+		ret = write_path(rs, tmp, c, n);
+		if (!ret && rename(tmp, rs->path))
+			ret = -errno;
+		if (ret)
+			unlink(tmp);
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", rs->path, (int)getpid()) >= (int)sizeof(tmp))
-		return error_set(err, -ENAMETOOLONG, "--stats %s: path too long", rs->path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return error_set(err, -errno, "--stats %s: %s", tmp, strerror(errno));
-	ret = write_to(f, rs, c, n);
-	if (fclose(f) && !ret)
-		ret = -EIO;
-	if (!ret && rename(tmp, rs->path))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		return error_set(err, ret, "--stats %s: %s", rs->path, strerror(-ret));
-	}
-	return 0;
+	return ret ? error_set(err, ret, "--stats %s: %s", rs->path, strerror(-ret)) : 0;
 }
 
 /*
