@@ -78,15 +78,16 @@ const struct bus_range *bus_find(const struct bus *bus, uint64_t addr)
 	return addr - r->base < r->len ? r : NULL;
 }
 
-bool bus_dispatch(const struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+const struct bus_range *bus_dispatch(const struct bus *bus, uint64_t addr, uint8_t *data,
+				     uint32_t len, bool is_write)
 {
 	const struct bus_range *r = bus_find(bus, addr);
 
 	if (!r || len == 0 || len > r->len - (addr - r->base)) {
 		if (!is_write)
 			memset(data, 0xff, len);
-		return false;
+		return NULL;
 	}
 	r->fn(r->opaque, addr - r->base, data, len, is_write);
-	return true;
+	return r;
 }

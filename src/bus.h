@@ -44,9 +44,11 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_io_fn fn, voi
 const struct bus_range *bus_find(const struct bus *bus, uint64_t addr);
 
 /*
- * Deliver an access. Returns false when no device claims the whole access;
- * then reads see all-ones (as on a real bus) and writes are dropped.
+ * Deliver an access; returns the range that took it. NULL when no device
+ * claims the whole access: then reads see all-ones (as on a real bus) and
+ * writes are dropped.
  */
-bool bus_dispatch(const struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+const struct bus_range *bus_dispatch(const struct bus *bus, uint64_t addr, uint8_t *data,
+				     uint32_t len, bool is_write);
 
 #endif

@@ -56,11 +56,13 @@ static bool handle_io(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool out = run->io.direction == KVM_EXIT_IO_OUT;
+	const struct bus_range *r = NULL;
 
 	/* KVM checked data_offset and count against the run page it owns. */
 	for (uint32_t i = 0; i < run->io.count; i++)
-		bus_dispatch(&vcpu->vm->pio, run->io.port, data + (size_t)i * run->io.size,
-			     run->io.size, out);
+		r = bus_dispatch(&vcpu->vm->pio, run->io.port, data + (size_t)i * run->io.size,
+				 run->io.size, out);
+	vcpu->exit_dev = r ? r->name : NULL;
 	return true;
 }
 
@@ -68,8 +70,11 @@ static bool handle_mmio(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	uint32_t len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : 8;
+	const struct bus_range *r;
 
-	bus_dispatch(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
+	r = bus_dispatch(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
+			 run->mmio.is_write);
+	vcpu->exit_dev = r ? r->name : NULL;
 	return true;
 }
 
@@ -147,18 +152,16 @@ bool vcpu_handle_exit(struct vcpu *vcpu)
 void vcpu_record_exit(struct vcpu *vcpu, uint64_t ns)
 {
 	const struct kvm_run *run = vcpu->run;
-	const struct bus_range *r;
 
+	/* handle_io/handle_mmio left the claiming device in exit_dev. */
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
-		r = bus_find(&vcpu->vm->pio, run->io.port);
 		exit_stats_record_pio(vcpu->stats, run->io.port,
-				      run->io.direction == KVM_EXIT_IO_OUT, r ? r->name : NULL, ns);
+				      run->io.direction == KVM_EXIT_IO_OUT, vcpu->exit_dev, ns);
 		break;
 	case KVM_EXIT_MMIO:
-		r = bus_find(&vcpu->vm->mmio, run->mmio.phys_addr);
 		exit_stats_record_mmio(vcpu->stats, run->mmio.phys_addr, run->mmio.is_write,
-				       r ? r->name : NULL, ns);
+				       vcpu->exit_dev, ns);
 		break;
 	default:
 		exit_stats_record_exit(vcpu->stats, run->exit_reason, ns);

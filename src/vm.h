@@ -31,6 +31,7 @@ struct vcpu {
 	bool thread_started;
 	uint64_t nr_exits;
 	struct exit_stats *stats; /* NULL: not recording (no --stats) */
+	const char *exit_dev; /* device that took the last PIO/MMIO exit, NULL if none */
 };
 
 struct vm {

@@ -42,13 +42,13 @@ static void test_register_and_dispatch(void **state)
 	assert_int_equal(bus_register(&bus, 0x3f8, 8, record_io, &a, "uart"), 0);
 	assert_int_equal(bus_register(&bus, 0x70, 2, record_io, &b, "rtc"), 0);
 
-	assert_true(bus_dispatch(&bus, 0x3fb, data, 1, true));
+	assert_string_equal(bus_dispatch(&bus, 0x3fb, data, 1, true)->name, "uart");
 	assert_int_equal(a.calls, 1);
 	assert_int_equal(a.offset, 3);
 	assert_int_equal(a.last[0], 1);
 	assert_int_equal(b.calls, 0);
 
-	assert_true(bus_dispatch(&bus, 0x71, data, 1, false));
+	assert_non_null(bus_dispatch(&bus, 0x71, data, 1, false));
 	assert_int_equal(b.calls, 1);
 	assert_int_equal(b.offset, 1);
 	assert_int_equal(data[0], 0xa5);
@@ -63,12 +63,12 @@ static void test_unclaimed_reads_all_ones(void **state)
 
 	bus_init(&bus);
 	assert_int_equal(bus_register(&bus, 0x100, 4, record_io, &a, "dev"), 0);
-	assert_false(bus_dispatch(&bus, 0x104, data, 4, false));
+	assert_null(bus_dispatch(&bus, 0x104, data, 4, false));
 	assert_int_equal(data[0], 0xff);
 	assert_int_equal(data[3], 0xff);
 	/* An access that starts inside but runs past the end is not claimed. */
-	assert_false(bus_dispatch(&bus, 0x102, data, 4, false));
-	assert_false(bus_dispatch(&bus, 0xff, data, 1, true));
+	assert_null(bus_dispatch(&bus, 0x102, data, 4, false));
+	assert_null(bus_dispatch(&bus, 0xff, data, 1, true));
 	assert_int_equal(a.calls, 0);
 	bus_free(&bus);
 }
@@ -118,8 +118,8 @@ static void test_many_ranges_sorted(void **state)
 				 0);
 	}
 	for (int k = 0; k < 64; k++) {
-		assert_true(bus_dispatch(&bus, 0x1000 + k * 0x10 + 7, &data, 1, true));
-		assert_false(bus_dispatch(&bus, 0x1000 + k * 0x10 + 8, &data, 1, true));
+		assert_non_null(bus_dispatch(&bus, 0x1000 + k * 0x10 + 7, &data, 1, true));
+		assert_null(bus_dispatch(&bus, 0x1000 + k * 0x10 + 8, &data, 1, true));
 		assert_int_equal(r[k].calls, 1);
 	}
 	for (size_t i = 1; i < bus.nr_ranges; i++)
