@@ -4,23 +4,12 @@
  * prints "multiboot: <command line> mods=<n> mmap=<ok|none>" on COM1, then
  * exits through isa-debug-exit with 3 (kvmini exits (3 << 1) | 1 = 7).
  */
-#define MB_MAGIC 0x1badb002
-#define MB_FLAGS 0x00000003	/* page-align modules, memory info */
-#define COM1 0x3f8
-#define DEBUG_EXIT 0xf4
+#include "multiboot.h"
 
-	.section .text
-	.code32
-	.globl _start
-	.align 4
-mb_header:
-	.long MB_MAGIC
-	.long MB_FLAGS
-	.long -(MB_MAGIC + MB_FLAGS)
-
+	MULTIBOOT_HEADER(MB_PAGE_ALIGN | MB_MEMORY_INFO)
 _start:
 	mov $stack_top, %esp
-	cmp $0x2badb002, %eax
+	cmp $MB_BOOT_MAGIC, %eax
 	jne bad_magic
 	mov %ebx, %edi			/* multiboot info */
 	mov $msg_hello, %esi

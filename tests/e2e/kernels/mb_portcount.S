@@ -6,22 +6,13 @@
  * isa-debug-exit with 0 (kvmini exits 1) or, with "hang", halts forever
  * with interrupts off so the host can look at the live VM.
  */
-#define MB_MAGIC 0x1badb002
-#define MB_FLAGS 0x00000003
+#include "multiboot.h"
+
 #define COUNT_PORT 0x80
-#define DEBUG_EXIT 0xf4
 
-	.section .text
-	.code32
-	.globl _start
-	.align 4
-mb_header:
-	.long MB_MAGIC
-	.long MB_FLAGS
-	.long -(MB_MAGIC + MB_FLAGS)
-
+	MULTIBOOT_HEADER(MB_PAGE_ALIGN | MB_MEMORY_INFO)
 _start:
-	cmp $0x2badb002, %eax
+	cmp $MB_BOOT_MAGIC, %eax
 	jne fail
 	testl $(1 << 2), (%ebx)		/* command line present? */
 	jz fail
@@ -56,3 +47,4 @@ hang:
 	cli
 6:	hlt
 	jmp 6b
+	.section .note.GNU-stack, "", @progbits

@@ -1,15 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* A Multiboot v1 test kernel that triple-faults: no IDT, then #UD. */
-#define MB_MAGIC 0x1badb002
-#define MB_FLAGS 0x00000000
+#include "multiboot.h"
 
-	.section .text
-	.code32
-	.globl _start
-	.align 4
-	.long MB_MAGIC
-	.long MB_FLAGS
-	.long -(MB_MAGIC + MB_FLAGS)
+	MULTIBOOT_HEADER(0)
 _start:
 	lidt empty_idt
 	ud2
