@@ -445,7 +445,7 @@ static int run_captured(char *const *argv, const char *label, unsigned long time
 	ret = capture(pid, pipefd[0], label, timeout_s, out);
 	close(pipefd[0]);
 	if (ret)
-		kill(pid, SIGKILL);
+		stop_child(pid);
 	return ret;
 }
 
