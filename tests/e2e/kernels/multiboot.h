@@ -10,9 +10,12 @@
 #define COM1 0x3f8
 #define DEBUG_EXIT 0xf4
 
-/* The start of .text: the 32-bit header the loader looks for; _start follows. */
-#define MULTIBOOT_HEADER(flags)                                                    \
-	.section .text; .code32; .globl _start; .align 4; .long MB_MAGIC; .long(flags); \
-	.long - (MB_MAGIC + (flags))
+/* The start of .text: the 32-bit header the loader looks for; _start follows.
+ * Assembler, not C: clang-format would split ".section .text". */
+/* clang-format off */
+#define MULTIBOOT_HEADER(flags) \
+	.section .text; .code32; .globl _start; .align 4; \
+	.long MB_MAGIC; .long (flags); .long -(MB_MAGIC + (flags))
+/* clang-format on */
 
 #endif
