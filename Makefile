@@ -5,7 +5,7 @@ KVER ?= $(shell ls /boot/vmlinuz-* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sor
 INITRAMFS = $(BUILD)/guest/initramfs-$(KVER).cpio
 WERROR = $(if $(CI),true,false)
 
-.PHONY: all deps build initramfs vmlinux demo check unit e2e format format-check bench bench-blk bench-net clean
+.PHONY: all deps build initramfs vmlinux demo check unit e2e format format-check bench bench-blk bench-net clean asan fuzz-build fuzz
 
 all: build initramfs vmlinux
 
@@ -41,8 +41,28 @@ demo: deps all
 	tests/with-kvm $(BUILD)/kvmini run --cpus 2 --mem 1G -- \
 		sh -c 'uname -a; echo "nproc: $$(nproc)"; grep MemTotal /proc/meminfo'
 
-check: deps all
+check: deps all asan fuzz-build
 	tests/check
+
+# The sanitizer build: kvmini and the unit tests with AddressSanitizer and
+# UndefinedBehaviorSanitizer (the static guest programs are built without).
+ASAN_BUILD ?= build-asan
+asan: deps
+	test -f $(ASAN_BUILD)/build.ninja || \
+		meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=$(WERROR)
+	ninja -C $(ASAN_BUILD)
+
+# The libFuzzer targets (tests/fuzz), built with clang; `make fuzz` runs each
+# for FUZZ_TIME seconds (tests/fuzz/run).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME ?= 60
+fuzz-build: deps
+	test -f $(FUZZ_BUILD)/build.ninja || \
+		CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=$(WERROR)
+	ninja -C $(FUZZ_BUILD)
+
+fuzz: fuzz-build
+	tests/fuzz/run --time $(FUZZ_TIME)
 
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
