@@ -24,6 +24,7 @@ initramfs: build
 	mkdir -p $(BUILD)/guest
 	guest/mkinitramfs.sh --init $(BUILD)/kvmini-init \
 		--tool $(BUILD)/blkbench --tool $(BUILD)/netbench --tool $(BUILD)/benchsuite \
+		--tool $(BUILD)/hostile \
 		--kver $(KVER) -o $(INITRAMFS)
 
 # The default kernel, uncompressed: kvmini boots it through its PVH entry and
@@ -46,11 +47,16 @@ check: deps all asan fuzz-build
 
 # The sanitizer build: kvmini and the unit tests with AddressSanitizer and
 # UndefinedBehaviorSanitizer (the static guest programs are built without).
+# Its kvmini finds the default initramfs and vmlinux next to itself: links to
+# the main build's (`make all`), as is the kernel the ELF entry test boots.
 ASAN_BUILD ?= build-asan
 asan: deps
 	test -f $(ASAN_BUILD)/build.ninja || \
 		meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=$(WERROR)
 	ninja -C $(ASAN_BUILD)
+	ln -sfn $$(realpath -m --relative-to=$(ASAN_BUILD) $(BUILD)/guest) $(ASAN_BUILD)/guest
+	ln -sfn $$(realpath -m --relative-to=$(ASAN_BUILD)/tests/e2e \
+		$(BUILD)/tests/e2e/vmlinux-$(KVER)-nopvh) $(ASAN_BUILD)/tests/e2e/
 
 # The libFuzzer targets (tests/fuzz), built with clang; `make fuzz` runs each
 # for FUZZ_TIME seconds (tests/fuzz/run).

@@ -110,6 +110,10 @@ static void *loop_thread(void *opaque)
 {
 	struct event_loop *loop = opaque;
 
+	if (loop->thread_init) {
+		loop->init_err.code = loop->thread_init(loop->thread_init_opaque, &loop->init_err);
+		sem_post(&loop->init_done);
+	}
 	while (!atomic_load(&loop->stop))
 		event_loop_run_once(loop, -1);
 	run_calls(loop); /* nobody may stay blocked in event_loop_call() */
@@ -118,13 +122,28 @@ static void *loop_thread(void *opaque)
 
 int event_loop_start(struct event_loop *loop, struct error *err)
 {
-	int ret = pthread_create(&loop->thread, NULL, loop_thread, loop);
+	int ret;
 
-	if (ret)
+	if (loop->thread_init)
+		sem_init(&loop->init_done, 0, 0);
+	ret = pthread_create(&loop->thread, NULL, loop_thread, loop);
+	if (ret) {
+		if (loop->thread_init)
+			sem_destroy(&loop->init_done);
 		return error_set(err, -ret, "%s: cannot start thread: %s", loop->name,
 				 strerror(ret));
+	}
 	pthread_setname_np(loop->thread, loop->name);
 	loop->started = true;
+	if (!loop->thread_init)
+		return 0;
+	while (sem_wait(&loop->init_done) && errno == EINTR)
+		;
+	sem_destroy(&loop->init_done);
+	/* On failure the thread still runs: event_loop_destroy() ends it. */
+	if (loop->init_err.code)
+		return error_set(err, loop->init_err.code, "%s: %s", loop->name,
+				 loop->init_err.msg);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #define KVMINI_EVENT_LOOP_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,6 +38,16 @@ struct event_loop {
 	pthread_mutex_t lock; /* protects calls */
 	struct event_call *calls;
 	struct event_source wake_src;
+
+	/*
+	 * Optional: runs first on the loop thread (kvmini loads the thread's
+	 * seccomp filter there); event_loop_start() waits for it and fails
+	 * with its error.
+	 */
+	int (*thread_init)(void *opaque, struct error *err);
+	void *thread_init_opaque;
+	sem_t init_done;
+	struct error init_err;
 };
 
 int event_loop_init(struct event_loop *loop, const char *name, struct error *err);

@@ -216,6 +216,15 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (vm->vcpu_thread_init) {
+		struct error err = { 0 };
+
+		if (vm->vcpu_thread_init(vm->thread_init_opaque, &err)) {
+			vm_request_stop(vm, VM_STOP_ERROR, KVMINI_EXIT_ERROR, "vCPU %u: %s",
+					vcpu->id, err.msg);
+			return NULL;
+		}
+	}
 
 	if (vcpu->id == 0)
 		timeline_mark(&vm->timeline.first_kvm_run, monotonic_ns());
@@ -288,7 +297,7 @@ int vm_start(struct vm *vm, struct error *err)
 					 strerror(ret));
 		v->thread_started = true;
 	}
-	return 0;
+	return vm->threads_started ? vm->threads_started(vm->thread_init_opaque, err) : 0;
 }
 
 static int stop_status(const struct vm *vm)

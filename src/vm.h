@@ -64,6 +64,17 @@ struct vm {
 	/* Called by vm_wait() on SIGUSR1 (NULL: the signal is ignored). */
 	void (*on_sigusr1)(void *opaque);
 	void *sigusr1_opaque;
+
+	/*
+	 * Optional (kvmini loads its seccomp filters there): vcpu_thread_init
+	 * runs on each vCPU thread before its first KVM_RUN, and a failure
+	 * stops the VM with its message; threads_started runs on the thread
+	 * calling vm_start() once it has started every vCPU thread, and a
+	 * failure is vm_start()'s.
+	 */
+	int (*vcpu_thread_init)(void *opaque, struct error *err);
+	int (*threads_started)(void *opaque, struct error *err);
+	void *thread_init_opaque;
 };
 
 /* A KVM capability kvmini relies on, for vm_open() and `kvmini check`. */
@@ -99,7 +110,7 @@ unsigned int vm_max_vcpus(const struct vm *vm);
  */
 void vm_block_signals(void);
 
-/* Start one thread per vCPU running KVM_RUN. */
+/* Start one thread per vCPU running KVM_RUN, then call threads_started. */
 int vm_start(struct vm *vm, struct error *err);
 
 /*

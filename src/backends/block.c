@@ -21,6 +21,10 @@
 #define BLOCK_DEFAULT_DEPTH 256
 #define BLOCK_MAX_RING 4096
 #define ZERO_CHUNK (1024 * 1024)
+/* Bounce buffers (O_DIRECT with misaligned guest buffers) live at most this
+ * many bytes at once per disk; beyond it requests go through one chunk. */
+#define BOUNCE_LIMIT (16 * 1024 * 1024)
+#define BOUNCE_CHUNK (1024 * 1024)
 /* Submission attempts with nothing in the kernel before failing requests. */
 #define SUBMIT_TRIES 3
 
@@ -35,6 +39,9 @@ struct block_dev {
 	unsigned int depth; /* requests in flight at most */
 	unsigned int inflight; /* submitted, not finished */
 	unsigned int in_kernel; /* io_uring: taken by the kernel, not reaped */
+	uint64_t bounce_bytes; /* in live bounce buffers */
+	uint64_t bounce_limit;
+	void *chunk; /* BOUNCE_CHUNK bytes (or bounce_limit if less), on first use */
 
 	struct io_uring ring;
 	int efd;
@@ -63,6 +70,7 @@ static void finish(struct block_dev *bd, struct block_req *req, int ret)
 			iov_from_buf(req->user_iov, req->user_nr_iov, 0, req->bounce, req->len);
 		free(req->bounce);
 		req->bounce = NULL;
+		bd->bounce_bytes -= req->len;
 	}
 	bd->inflight--;
 	req->done(req, ret);
@@ -98,6 +106,46 @@ static int run_sync(struct block_dev *bd, struct block_req *req)
 		if (n == 0)
 			return -EIO; /* the image shrank under us */
 		transferred(req, (uint64_t)n);
+	}
+	return 0;
+}
+
+/*
+ * A misaligned O_DIRECT request that would take the disk's bounce buffers
+ * past their limit: copied through one fixed chunk, synchronously. Slower,
+ * but what a guest keeps in flight no longer decides how much host memory
+ * kvmini allocates.
+ */
+static int run_sync_chunked(struct block_dev *bd, struct block_req *req)
+{
+	uint64_t chunk_size = bd->bounce_limit < BOUNCE_CHUNK ? bd->bounce_limit : BOUNCE_CHUNK;
+	uint64_t done = 0;
+	ssize_t n;
+
+	if (!bd->chunk) {
+		bd->chunk = aligned_alloc(bd->align, chunk_size);
+		if (!bd->chunk)
+			return -ENOMEM;
+	}
+	while (done < req->len) {
+		size_t len = (size_t)(req->len - done < chunk_size ? req->len - done : chunk_size);
+
+		if (req->op == BLOCK_OP_WRITE) {
+			iov_to_buf(req->iov, req->nr_iov, done, bd->chunk, len);
+			n = pwrite(bd->fd, bd->chunk, len, (off_t)(req->offset + done));
+		} else {
+			n = pread(bd->fd, bd->chunk, len, (off_t)(req->offset + done));
+			if (n > 0)
+				iov_from_buf(req->iov, req->nr_iov, done, bd->chunk, (size_t)n);
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO; /* the image shrank under us */
+		done += (uint64_t)n;
 	}
 	return 0;
 }
@@ -179,11 +227,16 @@ void block_submit(struct block_dev *bd, struct block_req *req)
 			finish(bd, req, -EINVAL);
 			return;
 		}
+		if (len > bd->bounce_limit - bd->bounce_bytes) {
+			finish(bd, req, run_sync_chunked(bd, req));
+			return;
+		}
 		req->bounce = aligned_alloc(bd->align, len);
 		if (!req->bounce) {
 			finish(bd, req, -ENOMEM);
 			return;
 		}
+		bd->bounce_bytes += len;
 		if (req->op == BLOCK_OP_WRITE)
 			iov_to_buf(req->iov, req->nr_iov, 0, req->bounce, len);
 		req->user_iov = req->iov;
@@ -501,6 +554,7 @@ int block_open(struct block_dev **out, const struct block_opts *o, struct event_
 	bd->loop = loop;
 	bd->align = BLOCK_SECTOR_SIZE;
 	bd->depth = o->queue_depth ? o->queue_depth : BLOCK_DEFAULT_DEPTH;
+	bd->bounce_limit = o->bounce_limit ? o->bounce_limit : BOUNCE_LIMIT;
 	flags = (o->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (bd->direct ? O_DIRECT : 0);
 	bd->fd = open(o->path, flags);
 	if (bd->fd < 0) {
@@ -576,6 +630,7 @@ void block_close(struct block_dev *bd)
 		close(bd->efd);
 	}
 	close(bd->fd);
+	free(bd->chunk);
 	free(bd);
 }
 
@@ -603,6 +658,11 @@ bool block_read_only(const struct block_dev *bd)
 enum block_aio block_aio_mode(const struct block_dev *bd)
 {
 	return bd->aio;
+}
+
+uint64_t block_bounce_bytes(const struct block_dev *bd)
+{
+	return bd->bounce_bytes;
 }
 
 unsigned int block_inflight(const struct block_dev *bd)

@@ -40,6 +40,8 @@ struct block_opts {
 	enum block_cache cache;
 	enum block_aio aio;
 	unsigned int queue_depth; /* requests in flight at most; 0: 256 */
+	uint64_t bounce_limit; /* bytes of O_DIRECT bounce buffers at once (a
+				 * multiple of 4096); 0: 16 MiB */
 };
 
 enum block_op {
@@ -91,6 +93,7 @@ uint32_t block_alignment(const struct block_dev *bd); /* logical block size */
 bool block_read_only(const struct block_dev *bd);
 enum block_aio block_aio_mode(const struct block_dev *bd);
 unsigned int block_inflight(const struct block_dev *bd);
+uint64_t block_bounce_bytes(const struct block_dev *bd); /* now in bounce buffers */
 
 /*
  * Queue @req. Errors (more than queue_depth requests in flight, write on a

@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 /* Print "kvmini: <message>" (or "kvmini CMD: ..." with @cmd) as one line on stderr. */
-void cli_vmessage(const char *cmd, const char *fmt, va_list ap);
+void cli_vmessage(const char *cmd, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* Print "kvmini: <message>" to stderr; returns KVMINI_EXIT_ERROR. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

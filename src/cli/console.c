@@ -17,10 +17,15 @@
 static struct termios crash_restore_termios;
 static volatile sig_atomic_t crash_restore_fd = -1;
 
-static void crash_handler(int sig)
+void console_crash_restore(void)
 {
 	if (crash_restore_fd >= 0)
 		tcsetattr(crash_restore_fd, TCSANOW, &crash_restore_termios);
+}
+
+static void crash_handler(int sig)
+{
+	console_crash_restore();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -191,6 +196,12 @@ static void *console_thread(void *arg)
 {
 	struct console *con = arg;
 
+	if (con->thread_init) {
+		con->init_err.code = con->thread_init(con->thread_init_opaque, &con->init_err);
+		sem_post(&con->init_done);
+		if (con->init_err.code)
+			return NULL;
+	}
 	while (!con->quit) {
 		struct pollfd pfd[2] = {
 			{ .fd = con->wake_efd, .events = POLLIN },
@@ -226,10 +237,23 @@ int console_start(struct console *con,
 	con->receive = receive;
 	con->dev = dev;
 	con->stop = *stop;
+	if (con->thread_init)
+		sem_init(&con->init_done, 0, 0);
 	ret = pthread_create(&con->thread, NULL, console_thread, con);
-	if (ret)
+	if (ret) {
+		if (con->thread_init)
+			sem_destroy(&con->init_done);
 		return error_set(err, -ret, "cannot start console thread: %s", strerror(ret));
+	}
 	con->thread_started = true;
+	if (!con->thread_init)
+		return 0;
+	while (sem_wait(&con->init_done) && errno == EINTR)
+		;
+	sem_destroy(&con->init_done);
+	/* The thread has ended then: console_finish() joins it. */
+	if (con->init_err.code)
+		return error_set(err, con->init_err.code, "console: %s", con->init_err.msg);
 	return 0;
 }
 

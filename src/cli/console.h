@@ -16,6 +16,7 @@
 #define KVMINI_CLI_CONSOLE_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,6 +49,16 @@ struct console {
 	bool thread_started;
 	int wake_efd; /* rx_ready and shutdown wake the input thread */
 	atomic_bool quit;
+
+	/*
+	 * Optional: runs first on the input thread (kvmini loads the thread's
+	 * seccomp filter there); console_start() waits for it and fails with
+	 * its error.
+	 */
+	int (*thread_init)(void *opaque, struct error *err);
+	void *thread_init_opaque;
+	sem_t init_done;
+	struct error init_err;
 
 	uint8_t pending[256]; /* input the UART has not taken yet */
 	size_t pending_len;
@@ -83,6 +94,12 @@ int console_start(struct console *con,
 
 /* Stop the input thread and restore the terminal. Idempotent. */
 void console_finish(struct console *con);
+
+/*
+ * Put the terminal back as the console found it, if it is still in raw
+ * mode, for a handler about to kill the process. Async-signal-safe.
+ */
+void console_crash_restore(void);
 
 /*
  * Pure input filter for escapes, exposed for tests: copies @in to @out

@@ -8,11 +8,16 @@
 
 #include "options.h"
 
-/* Digits only: strtoull would accept signs, spaces and hex. */
+/*
+ * Digits only: strtoull would accept signs, spaces and hex. All the digits
+ * are consumed even past an overflow (-ERANGE), so that the caller can check
+ * what follows first: malformed input is -EINVAL however long its number.
+ */
 static int parse_digits(const char **p, uint64_t *out)
 {
 	uint64_t v = 0;
 	const char *s = *p;
+	int ret = 0;
 
 	if (!isdigit((unsigned char)*s))
 		return -EINVAL;
@@ -20,12 +25,13 @@ static int parse_digits(const char **p, uint64_t *out)
 		unsigned int d = (unsigned int)(*s - '0');
 
 		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
+			ret = -ERANGE;
+		else
+			v = v * 10 + d;
 	}
 	*p = s;
 	*out = v;
-	return 0;
+	return ret;
 }
 
 int parse_size(const char *s, uint64_t *out)
@@ -38,7 +44,7 @@ int parse_size(const char *s, uint64_t *out)
 	if (!s)
 		return -EINVAL;
 	ret = parse_digits(&s, &v);
-	if (ret)
+	if (ret == -EINVAL)
 		return ret;
 	if (*s) {
 		u = strchr(units, toupper((unsigned char)*s));
@@ -51,7 +57,7 @@ int parse_size(const char *s, uint64_t *out)
 		if (*s)
 			return -EINVAL;
 	}
-	if (shift && v > (UINT64_MAX >> shift))
+	if (ret || (shift && v > (UINT64_MAX >> shift)))
 		return -ERANGE;
 	*out = v << shift;
 	return 0;
@@ -65,11 +71,9 @@ int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned lon
 	if (!s)
 		return -EINVAL;
 	ret = parse_digits(&s, &v);
-	if (ret)
-		return ret;
-	if (*s)
+	if (ret == -EINVAL || *s)
 		return -EINVAL;
-	if (v < min || v > max)
+	if (ret || v < min || v > max)
 		return -ERANGE;
 	*out = (unsigned long)v;
 	return 0;

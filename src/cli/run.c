@@ -18,6 +18,7 @@
 #include "layout.h"
 #include "options.h"
 #include "run_stats.h"
+#include "sandbox/seccomp.h"
 
 #define DEFAULT_RAM (512ULL << 20)
 #define MAX_RAM (1ULL << 40)
@@ -40,6 +41,7 @@ struct run_options {
 	unsigned int nr_nets;
 	bool rng;
 	bool virtio_console;
+	bool no_seccomp;
 	char *const *guest_argv; /* NULL: interactive shell */
 	char kernel_buf[PATH_MAX];
 	char initrd_buf[PATH_MAX];
@@ -85,11 +87,15 @@ static void run_usage(FILE *f)
 		"                        the report's format (default text; implies --stats)\n"
 		"      --timing          print boot timing to stderr when the VM stops\n"
 		"      --kvm-device PATH KVM device node (default /dev/kvm)\n"
+		"      --no-seccomp      for debugging only: no seccomp filters (by default\n"
+		"                        every thread may make only the system calls its role\n"
+		"                        needs; another one stops kvmini with SIGSYS)\n"
 		"  -h, --help            show this help\n"
 		"\n"
 		"Exit status: the guest command's status; 0 when the guest reboots or powers\n"
 		"off; %d when the guest crashed or the host KVM could not run it; %d when\n"
-		"kvmini failed; %d for a usage error; 128+N when stopped by signal N.\n",
+		"kvmini failed; %d for a usage error; 128+N when stopped by signal N (159:\n"
+		"SIGSYS, a system call the seccomp filters forbid).\n",
 		KVMINI_EXIT_GUEST_FAILED, KVMINI_EXIT_ERROR, KVMINI_EXIT_USAGE);
 }
 
@@ -180,6 +186,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		OPT_CONSOLE,
 		OPT_STATS,
 		OPT_STATS_FORMAT,
+		OPT_NO_SECCOMP,
 	};
 	static const struct option longopts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
@@ -197,6 +204,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "no-rng", no_argument, NULL, OPT_NO_RNG },
 		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -295,6 +303,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 				return cli_usage_error(
 					"run", "--console %s: must be serial or virtio", optarg);
 			break;
+		case OPT_NO_SECCOMP:
+			o->no_seccomp = true;
+			break;
 		case 'h':
 			run_usage(stdout);
 			return 1;
@@ -355,6 +366,49 @@ static void print_timing(const struct machine *m, uint64_t main_ns)
 			(unsigned long long)st.tx_dropped, (unsigned long long)st.tx_errors,
 			(unsigned long long)st.ctrl_errors);
 	}
+}
+
+static int vcpu_filter(void *opaque, struct error *err)
+{
+	return seccomp_install(SECCOMP_ROLE_VCPU, 0, err);
+}
+
+static int io_filter(void *opaque, struct error *err)
+{
+	return seccomp_install(SECCOMP_ROLE_IO, 0, err);
+}
+
+static int console_filter(void *opaque, struct error *err)
+{
+	return seccomp_install(SECCOMP_ROLE_CONSOLE, 0, err);
+}
+
+static int main_filter(void *opaque, struct error *err)
+{
+	const struct run_options *o = opaque;
+
+	return seccomp_install(SECCOMP_ROLE_MAIN, o->stats_path ? SECCOMP_MAIN_STATS_FILE : 0, err);
+}
+
+/*
+ * Each thread loads its role's seccomp filter as it starts; the main thread
+ * its own once vm_start() has started the last thread (filters are
+ * inherited). A trap restores the terminal before kvmini dies.
+ */
+static int setup_seccomp(struct run_options *o, struct machine *m, struct console *con,
+			 struct error *err)
+{
+	int ret = seccomp_prepare(console_crash_restore, err);
+
+	if (ret)
+		return ret;
+	m->vm.vcpu_thread_init = vcpu_filter;
+	m->vm.threads_started = main_filter;
+	m->vm.thread_init_opaque = o;
+	for (unsigned int i = 0; i < m->pci.nr_slots; i++)
+		m->pci.slots[i].loop.thread_init = io_filter;
+	con->thread_init = console_filter;
+	return 0;
 }
 
 /* Say why the guest stopped when it is not the ordinary end, and pick the status. */
@@ -452,6 +506,8 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	}
 	if (!ret && o.stats)
 		ret = run_stats_init(&rs, &m.vm, o.stats_format, o.stats_path, main_ns, &err);
+	if (!ret && !o.no_seccomp)
+		ret = setup_seccomp(&o, &m, &con, &err);
 	if (!ret)
 		ret = m.pci.console
 			      ? console_start(&con, virtio_console_receive, m.pci.console,

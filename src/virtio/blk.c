@@ -348,15 +348,22 @@ static void pop_requests(struct blk_queue *q)
 {
 	struct virtio_blk *blk = q->blk;
 	struct virtq *vq = &blk->vdev.vqs[q->idx];
+	unsigned int budget;
 	struct blk_req *r;
 	int ret;
 
 	q->starved = false;
 	if (!running(blk) || !vq->ready)
 		return;
+	budget = virtio_dev_budget(vq);
 	do {
 		virtq_disable_notify(vq);
 		for (;;) {
+			if (!budget--) {
+				/* Notifications stay off: the loop comes back. */
+				virtio_dev_resume_later(&blk->vdev, q->idx);
+				goto out;
+			}
 			r = get_req(q);
 			if (!r) {
 				/* Notifications stay off: completions resume us. */
@@ -551,7 +558,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_opts *o,
 			      VIRTIO_BLK_QUEUE_SIZE, VIRTIO_BLK_CONFIG_SIZE, &blk_ops, blk, mem,
 			      loop);
 	if (ret) {
-		error_set(err, ret, "disk %s: out of memory", o->path);
+		error_set(err, ret, "disk %s: %s", o->path, strerror(-ret));
 		goto err_close;
 	}
 	*out = blk;

@@ -9,6 +9,10 @@
 
 #define CONSOLE_QUEUE_SIZE 128
 #define CONSOLE_MAX_IOV 64
+/* Output per transmit chain at most. Linux sends 32 KiB at a time; without
+ * a cap, 64 descriptors that each cover all of guest RAM would be written
+ * out 64 times over from one chain. */
+#define CONSOLE_MAX_TX_BYTES (64 * 1024)
 
 /* Move buffered input into receive buffers; runs on the event loop. */
 static void deliver_input(struct virtio_console *vc)
@@ -17,17 +21,21 @@ static void deliver_input(struct virtio_console *vc)
 	struct virtq *vq = &vdev->vqs[VIRTIO_CONSOLE_RX];
 	struct iovec iov[CONSOLE_MAX_IOV];
 	struct virtq_elem elem = { .iov = iov, .max_iov = CONSOLE_MAX_IOV };
-	bool pushed = false, made_room = false;
+	bool pushed = false, made_room = false, more;
+	unsigned int budget;
 	int r = 0;
 
 	if (!atomic_load(&vdev->running) || !vq->ready)
 		return;
+	budget = virtio_dev_budget(vq);
 	pthread_mutex_lock(&vc->lock);
 	do {
-		while (vc->in_len && (r = virtq_pop(vq, &elem)) == 1) {
+		/* Chains without room take nothing: the budget ends a stream of them. */
+		while (vc->in_len && budget && (r = virtq_pop(vq, &elem)) == 1) {
 			size_t n = iov_from_buf(elem.iov + elem.nr_out, elem.nr_in, 0, vc->inbuf,
 						vc->in_len);
 
+			budget--;
 			memmove(vc->inbuf, vc->inbuf + n, vc->in_len - n);
 			vc->in_len -= n;
 			made_room |= n > 0;
@@ -36,8 +44,11 @@ static void deliver_input(struct virtio_console *vc)
 		}
 		/* Out of buffers with input left: ask for a kick when the driver
 		 * posts more (with EVENT_IDX it kicks only when asked to). */
-	} while (r == 0 && vc->in_len && virtq_enable_notify(vq));
+	} while (r == 0 && vc->in_len && budget && virtq_enable_notify(vq));
+	more = !budget && vc->in_len;
 	pthread_mutex_unlock(&vc->lock);
+	if (more)
+		virtio_dev_resume_later(vdev, VIRTIO_CONSOLE_RX);
 	if (r < 0)
 		virtio_dev_fail(vdev, "malformed receive chain: %s", strerror(-r));
 	if (pushed)
@@ -52,21 +63,37 @@ static void transmit(struct virtio_console *vc)
 	struct virtq *vq = &vdev->vqs[VIRTIO_CONSOLE_TX];
 	struct iovec iov[CONSOLE_MAX_IOV];
 	struct virtq_elem elem = { .iov = iov, .max_iov = CONSOLE_MAX_IOV };
+	unsigned int budget = virtio_dev_budget(vq);
 	bool pushed = false;
-	int r;
+	int r = 0;
 
 	do {
 		virtq_disable_notify(vq);
-		while ((r = virtq_pop(vq, &elem)) == 1) {
-			for (unsigned int i = 0; i < elem.nr_out && vc->ops.tx; i++)
-				vc->ops.tx(vc->ops.opaque, elem.iov[i].iov_base,
-					   elem.iov[i].iov_len);
+		while (budget && (r = virtq_pop(vq, &elem)) == 1) {
+			size_t left = CONSOLE_MAX_TX_BYTES;
+
+			budget--;
+			if (elem.out_len > left)
+				virtio_dev_warn(
+					vdev,
+					"%llu-byte transmit chain; only its first %zu bytes written",
+					(unsigned long long)elem.out_len, left);
+			for (unsigned int i = 0; i < elem.nr_out && left && vc->ops.tx; i++) {
+				size_t n = elem.iov[i].iov_len < left ? elem.iov[i].iov_len : left;
+
+				vc->ops.tx(vc->ops.opaque, elem.iov[i].iov_base, n);
+				left -= n;
+			}
 			virtq_push(vq, elem.head, 0);
 			pushed = true;
 		}
 		if (r < 0) {
 			virtio_dev_fail(vdev, "malformed transmit chain: %s", strerror(-r));
 			return;
+		}
+		if (!budget) {
+			virtio_dev_resume_later(vdev, VIRTIO_CONSOLE_TX);
+			break;
 		}
 	} while (virtq_enable_notify(vq));
 	if (pushed)

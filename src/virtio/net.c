@@ -555,14 +555,16 @@ static void ctrl_process(struct virtio_net *net)
 	struct virtq *vq = &vdev->vqs[VIRTIO_NET_CTRLQ];
 	struct iovec iov[CTRL_CHAIN_IOV];
 	struct virtq_elem elem = { .iov = iov, .max_iov = CTRL_CHAIN_IOV };
+	unsigned int budget = virtio_dev_budget(vq);
 	bool pushed = false;
-	int r;
+	int r = 0;
 
 	do {
 		virtq_disable_notify(vq);
-		while ((r = virtq_pop(vq, &elem)) == 1) {
+		while (budget && (r = virtq_pop(vq, &elem)) == 1) {
 			uint8_t cmd[2], ack;
 
+			budget--;
 			if (iov_to_buf(elem.iov, elem.nr_out, 0, cmd, 2) != 2 || elem.in_len < 1) {
 				r = -EINVAL;
 				break;
@@ -579,6 +581,11 @@ static void ctrl_process(struct virtio_net *net)
 		}
 		if (r < 0)
 			break;
+		if (!budget) {
+			/* Notifications stay off: the loop comes back. */
+			virtio_dev_resume_later(vdev, VIRTIO_NET_CTRLQ);
+			break;
+		}
 		/* With EVENT_IDX the driver kicks again only when asked to. */
 	} while (virtq_enable_notify(vq));
 	if (pushed)

@@ -48,14 +48,16 @@ static void rng_queue_notify(struct virtio_dev *vdev, unsigned int q)
 	struct virtq *vq = &vdev->vqs[q];
 	struct iovec iov[RNG_MAX_IOV];
 	struct virtq_elem elem = { .iov = iov, .max_iov = RNG_MAX_IOV };
+	unsigned int budget = virtio_dev_budget(vq);
 	bool pushed = false;
-	int r;
+	int r = 0;
 
 	do {
 		virtq_disable_notify(vq);
-		while ((r = virtq_pop(vq, &elem)) == 1) {
+		while (budget && (r = virtq_pop(vq, &elem)) == 1) {
 			uint32_t len = 0;
 
+			budget--;
 			if (elem.nr_out)
 				virtio_dev_warn(vdev,
 						"request with a device-readable buffer; failed");
@@ -70,6 +72,11 @@ static void rng_queue_notify(struct virtio_dev *vdev, unsigned int q)
 				virtio_dev_notify_used(vdev, q);
 			virtio_dev_fail(vdev, "malformed descriptor chain: %s", strerror(-r));
 			return;
+		}
+		if (!budget) {
+			/* Notifications stay off: the loop comes back. */
+			virtio_dev_resume_later(vdev, q);
+			break;
 		}
 	} while (virtq_enable_notify(vq));
 	if (pushed)

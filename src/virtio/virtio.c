@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "virtio/virtio.h"
 
@@ -11,15 +14,60 @@
 	(VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) | \
 	 VIRTIO_BIT(VIRTIO_F_EVENT_IDX))
 
+static void resume_ready(void *opaque, uint32_t events)
+{
+	struct virtio_dev *vdev = opaque;
+	uint64_t v, queues = vdev->resume_queues;
+
+	if (read(vdev->resume_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	vdev->resume_queues = 0;
+	/* A device that failed meanwhile waits for its reset. */
+	for (unsigned int q = 0; q < vdev->nr_queues; q++) {
+		if ((queues & (1ULL << q)) && atomic_load(&vdev->running) && vdev->vqs[q].ready &&
+		    vdev->ops->queue_notify)
+			vdev->ops->queue_notify(vdev, q);
+	}
+}
+
+void virtio_dev_resume_later(struct virtio_dev *vdev, unsigned int q)
+{
+	uint64_t one = 1;
+
+	if (q >= vdev->nr_queues || vdev->resume_fd < 0)
+		return;
+	vdev->resume_queues |= 1ULL << q;
+	/* Fails only when the counter would overflow: a wakeup is pending. */
+	(void)!write(vdev->resume_fd, &one, sizeof(one));
+}
+
 int virtio_dev_init(struct virtio_dev *vdev, const char *name, uint16_t device_id,
 		    uint64_t device_features, unsigned int nr_queues, uint16_t queue_max_size,
 		    uint32_t config_size, const struct virtio_dev_ops *ops, void *opaque,
 		    const struct guest_mem *mem, struct event_loop *loop)
 {
+	int ret;
+
 	memset(vdev, 0, sizeof(*vdev));
+	vdev->resume_fd = -1;
+	if (nr_queues > 64)
+		return -EINVAL;
 	vdev->vqs = calloc(nr_queues, sizeof(*vdev->vqs));
 	if (!vdev->vqs)
 		return -ENOMEM;
+	vdev->resume_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ret = vdev->resume_fd < 0 ? -errno : 0;
+	vdev->resume_src = (struct event_source){ vdev->resume_fd, resume_ready, vdev };
+	if (!ret && loop)
+		ret = event_loop_add(loop, &vdev->resume_src, EPOLLIN);
+	if (ret) {
+		if (vdev->resume_fd >= 0)
+			close(vdev->resume_fd);
+		vdev->resume_fd = -1;
+		free(vdev->vqs);
+		vdev->vqs = NULL;
+		return ret;
+	}
 	vdev->name = name;
 	vdev->device_id = device_id;
 	vdev->device_features = device_features | TRANSPORT_FEATURES;
@@ -39,12 +87,16 @@ void virtio_dev_free(struct virtio_dev *vdev)
 {
 	if (!vdev->vqs)
 		return;
+	/* Closing drops it from the loop's epoll set too. */
+	close(vdev->resume_fd);
+	vdev->resume_fd = -1;
 	free(vdev->vqs);
 	vdev->vqs = NULL;
 	pthread_mutex_destroy(&vdev->lock);
 }
 
-static void vlog(struct virtio_dev *vdev, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog(struct virtio_dev *vdev, const char *fmt,
+						       va_list ap)
 {
 	char msg[256];
 
@@ -132,6 +184,7 @@ static void reset_on_loop(void *arg)
 	struct virtio_dev *vdev = arg;
 
 	atomic_store(&vdev->running, false);
+	vdev->resume_queues = 0;
 	if (vdev->ops->reset)
 		vdev->ops->reset(vdev);
 	for (unsigned int q = 0; q < vdev->nr_queues; q++)

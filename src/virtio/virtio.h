@@ -107,12 +107,29 @@ struct virtio_dev {
 	uint8_t config_generation;
 	atomic_bool running; /* DRIVER_OK and started, not broken */
 	struct ratelimit log_rl;
+
+	/* Queues whose processing stopped at its budget (bit q), and the
+	 * eventfd that brings the loop back to them; loop thread only. */
+	uint64_t resume_queues;
+	int resume_fd;
+	struct event_source resume_src;
 };
 
 /*
- * Set up @vdev with @nr_queues queues of at most @queue_max_size entries.
- * The transport features VERSION_1, INDIRECT_DESC and EVENT_IDX are added to
- * @device_features. Returns 0 or -ENOMEM.
+ * Chains one queue_notify() may take from queue @vq before it must return
+ * to the loop through virtio_dev_resume_later(): a full ring always fits,
+ * and a driver refilling as fast as the device drains cannot keep the
+ * device's thread (its other queues, resets, completions) to itself.
+ */
+static inline unsigned int virtio_dev_budget(const struct virtq *vq)
+{
+	return 2u * vq->size;
+}
+
+/*
+ * Set up @vdev with @nr_queues (at most 64) queues of at most
+ * @queue_max_size entries. The transport features VERSION_1, INDIRECT_DESC
+ * and EVENT_IDX are added to @device_features. Returns 0 or -errno.
  */
 int virtio_dev_init(struct virtio_dev *vdev, const char *name, uint16_t device_id,
 		    uint64_t device_features, unsigned int nr_queues, uint16_t queue_max_size,
@@ -175,5 +192,12 @@ int virtio_dev_enable_queue(struct virtio_dev *vdev, unsigned int q, uint16_t si
 
 /* A kick of queue @q arrived (on the device's loop: ioeventfd handler). */
 void virtio_dev_kick(struct virtio_dev *vdev, unsigned int q);
+
+/*
+ * The device stopped processing queue @q at its budget with chains left:
+ * queue_notify(q) runs again from the loop once its other events had a
+ * turn (unless the device is reset or fails meanwhile). Loop thread only.
+ */
+void virtio_dev_resume_later(struct virtio_dev *vdev, unsigned int q);
 
 #endif

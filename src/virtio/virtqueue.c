@@ -101,7 +101,7 @@ static int add_buffer(const struct virtq *vq, struct virtq_elem *elem, const str
 int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 {
 	const uint8_t *table;
-	unsigned int table_size, visited = 0;
+	unsigned int table_size, visited = 0, nr_bufs = 0;
 	bool in_indirect = false;
 	uint16_t avail_idx, pending, head, idx;
 	int ret;
@@ -149,6 +149,11 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 			continue;
 		}
 
+		/* Indirect tables included, no chain is longer than the queue
+		 * (2.7.5.3.1). This also bounds the work on empty buffers,
+		 * which take no iovec and so escape max_iov. */
+		if (++nr_bufs > vq->size)
+			return -EINVAL;
 		ret = add_buffer(vq, elem, &d);
 		if (ret < 0)
 			return ret;

@@ -79,6 +79,11 @@ int boot_load_bzimage(const struct guest_mem *mem, const struct boot_image *img,
 			err, -ENOEXEC,
 			"kernel is truncated: protected-mode code is %llu bytes, file has %llu",
 			(unsigned long long)syssize, (unsigned long long)payload);
+	if (syssize <= ENTRY64_OFFSET)
+		return error_set(
+			err, -ENOEXEC,
+			"bzImage protected-mode code (%llu bytes) ends before its 64-bit entry point at offset 0x%x",
+			(unsigned long long)syssize, ENTRY64_OFFSET);
 
 	pref = get_le64(k + BP_PREF_ADDRESS);
 	if (k[BP_RELOCATABLE]) {

@@ -229,6 +229,59 @@ static void test_unaligned_buffers(void **state)
 }
 
 /*
+ * A guest that keeps many misaligned requests in flight cannot make the
+ * O_DIRECT bounce buffers grow past their limit: the excess goes through one
+ * chunk, and every request still moves the right bytes.
+ */
+static void test_bounce_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct block_opts o = {
+		.path = f->path,
+		.cache = f->mode->cache,
+		.aio = f->mode->aio,
+		.bounce_limit = 8192,
+	};
+	enum { NR = 8, LEN = 4096 * 3 };
+	struct done_rec d[NR];
+	struct iovec iov[NR];
+	uint8_t *buf = aligned_alloc(4096, NR * LEN + 4096), check[LEN];
+	struct error err = { 0 };
+
+	assert_non_null(buf);
+	block_close(f->bd);
+	assert_int_equal(block_open(&f->bd, &o, &f->loop, &err), 0);
+	for (int i = 0; i < NR; i++) {
+		/* One byte off alignment, so every request needs a bounce. */
+		iov[i] = (struct iovec){ buf + 1 + i * LEN, i % 2 ? 4096 : LEN };
+		memset(iov[i].iov_base, 0x10 + i, iov[i].iov_len);
+		d[i] = (struct done_rec){ .req = { .op = BLOCK_OP_WRITE,
+						   .offset = (uint64_t)i * LEN,
+						   .iov = &iov[i],
+						   .nr_iov = 1,
+						   .done = on_done } };
+		block_submit(f->bd, &d[i].req);
+		assert_true(block_bounce_bytes(f->bd) <= 8192);
+	}
+	block_submit_batch(f->bd);
+	for (int i = 0; i < NR; i++) {
+		wait_done(f, &d[i]);
+		assert_int_equal(d[i].ret, 0);
+		file_read(f->path, (uint64_t)i * LEN, check, iov[i].iov_len);
+		for (size_t j = 0; j < iov[i].iov_len; j++)
+			assert_int_equal(check[j], 0x10 + i);
+	}
+	assert_int_equal(block_bounce_bytes(f->bd), 0);
+	/* Reads come back through the chunk too. */
+	memset(buf, 0, NR * LEN + 4096);
+	iov[0] = (struct iovec){ buf + 1, LEN };
+	assert_int_equal(rw(f, BLOCK_OP_READ, LEN * 2, iov, 1), 0);
+	for (int j = 0; j < LEN; j++)
+		assert_int_equal(buf[1 + j], 0x12);
+	free(buf);
+}
+
+/*
  * An empty entry (a status byte cut off a read's last buffer) transfers
  * nothing: where it points must not force O_DIRECT into a bounce buffer.
  */
@@ -577,6 +630,7 @@ int main(void)
 		MODE_TESTS(test_unaligned_buffers),
 		MODE_TESTS(test_flush),
 		MODE_TESTS(test_empty_entry_no_bounce),
+		MODE_TESTS(test_bounce_limit),
 		MODE_TESTS(test_flush_any_offset),
 		MODE_TESTS(test_queue_depth),
 		MODE_TESTS(test_batching),

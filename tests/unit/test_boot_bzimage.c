@@ -236,6 +236,31 @@ static void test_bad_headers(void **state)
 	fake_guest_free(&vm);
 }
 
+/*
+ * The 64-bit entry is 0x200 bytes into the protected-mode code, so shorter
+ * code cannot hold it (found by fuzz_bzimage: 16 bytes loaded at the top of
+ * RAM put the entry point past the end of RAM).
+ */
+static void test_code_shorter_than_entry_offset(void **state)
+{
+	static uint8_t k[IMG_SIZE];
+	struct fake_guest vm;
+
+	fake_guest_init(&vm, RAM);
+	make_bzimage(k);
+	k[0x234] = 0;
+	put_le64(k + 0x258, RAM - 16);
+	put_le32(k + 0x260, 0);
+	put_le32(k + 0x1f4, 1);
+	expect_error(&vm, k, SETUP_SIZE + 16, -ENOEXEC,
+		     "protected-mode code (16 bytes) ends before its 64-bit entry point");
+
+	make_bzimage(k);
+	put_le32(k + 0x1f4, 0x200 / 16);
+	expect_error(&vm, k, sizeof(k), -ENOEXEC, "(512 bytes) ends before its 64-bit entry");
+	fake_guest_free(&vm);
+}
+
 static void test_load_address(void **state)
 {
 	static uint8_t k[IMG_SIZE];
@@ -501,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_setup_sects_zero_means_four),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_bad_headers),
+		cmocka_unit_test(test_code_shorter_than_entry_offset),
 		cmocka_unit_test(test_load_address),
 		cmocka_unit_test(test_initrd_placement),
 		cmocka_unit_test(test_cmdline_limits),

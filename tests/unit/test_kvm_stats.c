@@ -81,7 +81,9 @@ static int make_file(const char *id, const struct fake_stat *stats, unsigned int
 		/* A name of NAME_SIZE characters or more is left unterminated. */
 		memcpy(raw + sizeof(d), stats[i].name, strnlen(stats[i].name, NAME_SIZE));
 	}
-	memcpy(buf + hdr->data_offset, data, nr_words * sizeof(uint64_t));
+	/* memcpy's source must not be NULL even for 0 bytes (UBSan). */
+	if (nr_words)
+		memcpy(buf + hdr->data_offset, data, nr_words * sizeof(uint64_t));
 
 	fd = memfd_create("kvm-stats-test", MFD_CLOEXEC);
 	assert_true(fd >= 0);

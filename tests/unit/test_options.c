@@ -62,6 +62,24 @@ static void test_size_overflow(void **state)
 	assert_int_equal(parse_size("99999999999999999999999G", &v), -ERANGE);
 }
 
+/*
+ * A malformed value is -EINVAL even when its number overflows (found by
+ * fuzz_options: "--mem 99999999999999999999Q" was "too large", not "not a size").
+ */
+static void test_malformed_beats_overflow(void **state)
+{
+	uint64_t v = 77;
+	unsigned long u = 77;
+
+	assert_int_equal(parse_size("99999999999999999999999Q", &v), -EINVAL);
+	assert_int_equal(parse_size("99999999999999999999999Gx", &v), -EINVAL);
+	assert_int_equal(parse_size("18446744073709551616 ", &v), -EINVAL);
+	assert_int_equal(v, 77);
+	assert_int_equal(parse_uint("99999999999999999999999M", 1, 254, &u), -EINVAL);
+	assert_int_equal(parse_uint("99999999999999999999999", 1, 254, &u), -ERANGE);
+	assert_int_equal(u, 77);
+}
+
 static void test_uint(void **state)
 {
 	unsigned long v;
@@ -212,10 +230,15 @@ static void test_net_bad(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),	      cmocka_unit_test(test_bad_sizes),
-		cmocka_unit_test(test_size_overflow), cmocka_unit_test(test_uint),
-		cmocka_unit_test(test_disk_defaults), cmocka_unit_test(test_disk_all_options),
-		cmocka_unit_test(test_disk_bad),      cmocka_unit_test(test_net_good),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_bad_sizes),
+		cmocka_unit_test(test_size_overflow),
+		cmocka_unit_test(test_malformed_beats_overflow),
+		cmocka_unit_test(test_uint),
+		cmocka_unit_test(test_disk_defaults),
+		cmocka_unit_test(test_disk_all_options),
+		cmocka_unit_test(test_disk_bad),
+		cmocka_unit_test(test_net_good),
 		cmocka_unit_test(test_net_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
