@@ -435,9 +435,8 @@ static int report_stop(const struct run_options *o, const struct machine *m, int
 	}
 }
 
-int cmd_run(int argc, char **argv, uint64_t main_ns)
+static int run(struct run_options *o, int argc, char **argv, uint64_t main_ns)
 {
-	struct run_options o;
 	struct machine_config cfg;
 	struct console con;
 	struct error err = { 0 };
@@ -447,56 +446,56 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	struct run_stats rs = { 0 };
 	int ret, status;
 
-	ret = parse_run_options(argc, argv, &o);
+	ret = parse_run_options(argc, argv, o);
 	if (ret)
 		return ret > 0 ? 0 : KVMINI_EXIT_USAGE;
-	if (!o.kernel) {
-		if (cli_default_kernel(o.kernel_buf, sizeof(o.kernel_buf)))
+	if (!o->kernel) {
+		if (cli_default_kernel(o->kernel_buf, sizeof(o->kernel_buf)))
 			return cli_error(
 				"no kernel given and no /boot/vmlinuz-* found: pass --kernel (apt install linux-image-amd64)");
-		o.kernel = o.kernel_buf;
+		o->kernel = o->kernel_buf;
 	}
-	fmt = peek_kernel(o.kernel, release, sizeof(release));
-	if (o.initrd && !strcmp(o.initrd, "none"))
-		o.initrd = NULL;
-	else if (!o.initrd && default_initrd(&o, fmt, release, &err))
+	fmt = peek_kernel(o->kernel, release, sizeof(release));
+	if (o->initrd && !strcmp(o->initrd, "none"))
+		o->initrd = NULL;
+	else if (!o->initrd && default_initrd(o, fmt, release, &err))
 		return cli_error("%s", err.msg);
-	if (o.kernel == o.kernel_buf && !o.bzimage_only && prefer_vmlinux(&o, release))
+	if (o->kernel == o->kernel_buf && !o->bzimage_only && prefer_vmlinux(o, release))
 		fmt = KERNEL_ELF;
 	if (fmt == KERNEL_MULTIBOOT) {
 		/* Not Linux: the kernel gets exactly what the user gave. */
-		snprintf(cmdline, sizeof(cmdline), "%s", o.cmdline ? o.cmdline : "");
-	} else if (cmdline_build(cmdline, sizeof(cmdline), user_cmdline(&o, user, sizeof(user)),
-				 o.guest_argv, false, &err) < 0) {
+		snprintf(cmdline, sizeof(cmdline), "%s", o->cmdline ? o->cmdline : "");
+	} else if (cmdline_build(cmdline, sizeof(cmdline), user_cmdline(o, user, sizeof(user)),
+				 o->guest_argv, false, &err) < 0) {
 		return cli_error("%s", err.msg);
 	}
 
 	vm_block_signals();
-	if (console_init(&con, STDIN_FILENO, STDOUT_FILENO, !o.guest_argv, &err))
+	if (console_init(&con, STDIN_FILENO, STDOUT_FILENO, !o->guest_argv, &err))
 		return cli_error("%s", err.msg);
 	cfg = (struct machine_config){
-		.kvm_dev = o.kvm_dev,
-		.ram_size = o.ram_size,
-		.nr_cpus = o.nr_cpus,
-		.kernel_path = o.kernel,
-		.initrd_path = o.initrd,
-		.initrd_name = o.initrd,
+		.kvm_dev = o->kvm_dev,
+		.ram_size = o->ram_size,
+		.nr_cpus = o->nr_cpus,
+		.kernel_path = o->kernel,
+		.initrd_path = o->initrd,
+		.initrd_name = o->initrd,
 		.cmdline = cmdline,
 		.serial = { .tx = console_tx, .rx_ready = console_rx_ready, .opaque = &con },
 		.pci = {
-			.disks = o.disks,
-			.nr_disks = o.nr_disks,
-			.nets = o.nets,
-			.nr_nets = o.nr_nets,
-			.rng = o.rng,
-			.virtio_console = o.virtio_console,
+			.disks = o->disks,
+			.nr_disks = o->nr_disks,
+			.nets = o->nets,
+			.nr_nets = o->nr_nets,
+			.rng = o->rng,
+			.virtio_console = o->virtio_console,
 			.console = { .tx = console_write, .rx_ready = console_rx_ready, .opaque = &con },
 		},
 		.guest_ready = console_guest_ready,
 		.guest_ready_opaque = &con,
 	};
 	/* kvmini's own initramfs announces when its console is ready. */
-	if (o.initrd && o.initrd == o.initrd_buf)
+	if (o->initrd && o->initrd == o->initrd_buf)
 		console_wait_for_guest(&con);
 	ret = machine_create(&m, &cfg, &err);
 	for (unsigned int i = 0; !ret && i < m.pci.nr_nics; i++) {
@@ -504,10 +503,10 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 			fprintf(stderr, "kvmini: %s: created TAP interface %s\n",
 				m.pci.nics[i]->name, m.pci.nics[i]->tap.ifname);
 	}
-	if (!ret && o.stats)
-		ret = run_stats_init(&rs, &m.vm, o.stats_format, o.stats_path, main_ns, &err);
-	if (!ret && !o.no_seccomp)
-		ret = setup_seccomp(&o, &m, &con, &err);
+	if (!ret && o->stats)
+		ret = run_stats_init(&rs, &m.vm, o->stats_format, o->stats_path, main_ns, &err);
+	if (!ret && !o->no_seccomp)
+		ret = setup_seccomp(o, &m, &con, &err);
 	if (!ret)
 		ret = m.pci.console
 			      ? console_start(&con, virtio_console_receive, m.pci.console,
@@ -524,12 +523,23 @@ int cmd_run(int argc, char **argv, uint64_t main_ns)
 	if (status < 0)
 		status = cli_error("%s", err.msg);
 	else
-		status = report_stop(&o, &m, status);
-	if (o.timing)
+		status = report_stop(o, &m, status);
+	if (o->timing)
 		print_timing(&m, main_ns);
-	if (o.stats && run_stats_write(&rs, &err))
+	if (o->stats && run_stats_write(&rs, &err))
 		status = cli_error("%s", err.msg);
 	run_stats_free(&rs);
 	machine_destroy(&m);
+	return status;
+}
+
+int cmd_run(int argc, char **argv, uint64_t main_ns)
+{
+	struct run_options o;
+	int status = run(&o, argc, argv, main_ns);
+
+	/* parse_disk_option() gives each disk its own copy of the option. */
+	for (unsigned int i = 0; i < o.nr_disks; i++)
+		free((void *)o.disks[i].path);
 	return status;
 }
