@@ -390,6 +390,7 @@ static void op_rxbuf(struct net_fuzz *f, struct fuzz_input *in)
 	for (unsigned int c = 0; c < chains; c++) {
 		uint16_t head = vq->size ? vq->next_desc % vq->size : 0;
 		struct fuzz_buf bufs[3];
+		bool straddles = false;
 
 		if (!c || !(flags & CH_MANY)) {
 			n = fz_u8(in) % 3 + 1;
@@ -402,8 +403,10 @@ static void op_rxbuf(struct net_fuzz *f, struct fuzz_input *in)
 			bufs[i] = (struct fuzz_buf){ fuzz_alloc(&f->rx_data, lens[i]), lens[i],
 						     true };
 			/* Wrapped around: outstanding buffers may be handed out again. */
-			if (bufs[i].gpa < before)
+			if (bufs[i].gpa < before) {
 				f->rx_era++;
+				straddles |= i > 0;
+			}
 		}
 		if (flags & CH_FLIP)
 			bufs[0].writable = false;
@@ -412,6 +415,10 @@ static void op_rxbuf(struct net_fuzz *f, struct fuzz_input *in)
 		fuzz_vq_post(&f->g, vq, bufs, n,
 			     flags & CH_INDIRECT ? RX_INDIRECT_GPA + 64 * (uint64_t)head : 0);
 		rx_posted(f, head, bufs, n, flags & CH_INDIRECT ? 1 : n);
+		/* Its buffers from before the wrap are handed out again in this
+		 * lap: a new era, in which this chain is not known. */
+		if (straddles)
+			f->rx_era++;
 	}
 	if (!(flags & CH_NO_KICK))
 		virtio_dev_kick(f->vdev, VIRTIO_NET_RXQ);
