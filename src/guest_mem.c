@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "guest_mem.h"
 #include "x86/layout.h"
@@ -135,8 +136,24 @@ int guest_mem_fill(const struct guest_mem *mem, uint64_t gpa, int byte, uint64_t
 	return 0;
 }
 
+static int read_full(int fd, uint8_t *dst, uint64_t len, uint64_t offset)
+{
+	while (len) {
+		ssize_t n = pread(fd, dst, len, (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		dst += n;
+		len -= (uint64_t)n;
+		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
 int guest_mem_load_file(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len,
-			int fd, uint64_t offset)
+			int fd, uint64_t offset, enum guest_mem_load how)
 {
 	const uint64_t page = 4096;
 	uint8_t *dst = guest_mem_ptr(mem, gpa, len);
@@ -144,6 +161,8 @@ int guest_mem_load_file(const struct guest_mem *mem, uint64_t gpa, const void *s
 
 	if (!dst)
 		return -EFAULT;
+	if (fd >= 0 && how == GUEST_MEM_READ)
+		return read_full(fd, dst, len, offset);
 	if (fd < 0 || (gpa & (page - 1)) != (offset & (page - 1))) {
 		memcpy(dst, src, len);
 		return 0;

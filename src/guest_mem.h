@@ -59,13 +59,19 @@ int guest_mem_fill(const struct guest_mem *mem, uint64_t gpa, int byte, uint64_t
 
 /*
  * Put @len bytes of a file into guest RAM at @gpa: @src holds the bytes (at
- * file offset @offset of @fd). Whole pages are mapped from @fd copy-on-write
- * instead of copied when @fd >= 0 and @gpa and @offset have the same offset
- * within a page, so loading a large kernel costs no copying; partial pages are
- * copied. 0 or -EFAULT (range not all RAM) or the mmap error.
+ * file offset @offset of @fd). With @fd >= 0:
+ *  - GUEST_MEM_MAP: whole pages are mapped from @fd copy-on-write instead of
+ *    copied when @gpa and @offset have the same offset within a page, so
+ *    loading a large kernel costs no copying (but the guest's mappings of
+ *    those pages are 4 KiB ones); partial pages are copied;
+ *  - GUEST_MEM_READ: read from @fd straight into RAM, which stays anonymous
+ *    memory (2 MiB pages) and needs no mapping of the file.
+ * With @fd < 0, @src is copied. 0 or -EFAULT (range not all RAM) or the
+ * mmap/read error (-EIO: the file is shorter).
  */
+enum guest_mem_load { GUEST_MEM_MAP, GUEST_MEM_READ };
 int guest_mem_load_file(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len,
-			int fd, uint64_t offset);
+			int fd, uint64_t offset, enum guest_mem_load how);
 
 /* End (exclusive) of RAM below 4 GiB. */
 uint64_t guest_mem_low_end(const struct guest_mem *mem);

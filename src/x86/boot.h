@@ -44,9 +44,11 @@ struct boot_image {
 	size_t initrd_size;
 	const char *cmdline; /* NUL-terminated */
 	const char *initrd_name; /* Multiboot module string; may be NULL */
-	/* The kernel file, for mapping ELF segments instead of copying them. */
+	/* The kernel file, for mapping ELF segments instead of copying them
+	 * (or, with kernel_read, for reading them into RAM). */
 	int kernel_fd;
 	bool kernel_fd_valid;
+	bool kernel_read;
 };
 
 /*

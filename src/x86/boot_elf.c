@@ -265,17 +265,22 @@ int elf_parse(const struct guest_mem *mem, const uint8_t *img, size_t size, stru
 }
 
 int elf_copy_segments(const struct guest_mem *mem, const uint8_t *img, int fd,
-		      const struct elf_image *elf, struct error *err)
+		      enum guest_mem_load how, const struct elf_image *elf, struct error *err)
 {
 	for (unsigned int i = 0; i < elf->nr_loads; i++) {
 		const struct elf_load *l = &elf->loads[i];
+		int r = guest_mem_load_file(mem, l->paddr, img + l->offset, l->filesz, fd,
+					    l->offset, how);
 
-		if (guest_mem_load_file(mem, l->paddr, img + l->offset, l->filesz, fd, l->offset) <
-			    0 ||
-		    guest_mem_fill(mem, l->paddr + l->filesz, 0, l->memsz - l->filesz) < 0)
+		if (r == 0)
+			r = guest_mem_fill(mem, l->paddr + l->filesz, 0, l->memsz - l->filesz);
+		if (r == -EFAULT)
 			return error_set(err, -ENOMEM,
 					 "kernel segment %u at 0x%llx is outside guest RAM",
 					 l->phdr, (unsigned long long)l->paddr);
+		if (r < 0)
+			return error_set(err, r, "kernel segment %u: cannot load it: %s", l->phdr,
+					 strerror(-r));
 	}
 	return 0;
 }
@@ -381,8 +386,8 @@ int boot_load_elf(const struct guest_mem *mem, const struct boot_image *img,
 	r = boot_put_initrd(mem, img, initrd_lowest, guest_mem_low_end(mem), &initrd_addr, err);
 	if (r < 0)
 		return r;
-	r = elf_copy_segments(mem, img->kernel, img->kernel_fd_valid ? img->kernel_fd : -1, &elf,
-			      err);
+	r = elf_copy_segments(mem, img->kernel, img->kernel_fd_valid ? img->kernel_fd : -1,
+			      img->kernel_read ? GUEST_MEM_READ : GUEST_MEM_MAP, &elf, err);
 	if (r < 0)
 		return r;
 

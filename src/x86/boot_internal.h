@@ -134,9 +134,12 @@ bool elf_has_magic(const uint8_t *img, size_t size);
 int elf_parse(const struct guest_mem *mem, const uint8_t *img, size_t size, struct elf_image *elf,
 	      struct error *err);
 
-/* Copy the PT_LOAD segments to guest memory and zero their bss part. */
+/*
+ * Copy the PT_LOAD segments to guest memory (from @img, or as @how says from
+ * the file @fd, see guest_mem_load_file()) and zero their bss part.
+ */
 int elf_copy_segments(const struct guest_mem *mem, const uint8_t *img, int fd,
-		      const struct elf_image *elf, struct error *err);
+		      enum guest_mem_load how, const struct elf_image *elf, struct error *err);
 
 /*
  * Physical address of @entry: inside a segment's virtual range it is

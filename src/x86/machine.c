@@ -234,6 +234,7 @@ static int load_kernel(struct machine *m, const struct machine_config *cfg,
 		.initrd_name = cfg->initrd_name,
 		.kernel_fd = kernel->fd,
 		.kernel_fd_valid = kernel->fd >= 0,
+		.kernel_read = cfg->copy_kernel,
 	};
 	int ret = boot_load(&m->vm.mem, &img, &m->entry, err);
 

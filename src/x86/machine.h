@@ -29,6 +29,9 @@ struct machine_config {
 	const char *initrd_path; /* may be NULL */
 	const char *initrd_name; /* Multiboot module string */
 	const char *cmdline; /* complete kernel command line */
+	/* Copy the kernel's ELF segments into RAM instead of mapping them from
+	 * the file (see --copy-kernel). */
+	bool copy_kernel;
 	struct uart16550_ops serial; /* where COM1 output goes, input readiness */
 	struct machine_pci_config pci; /* virtio devices */
 	/* The guest wrote KVMINI_READY_PORT (may be NULL). */

@@ -35,6 +35,7 @@
 #define FUZZ_BOOT_CMDLINE 0x02 /* pass the command line (else NULL) */
 #define FUZZ_BOOT_NAME 0x04 /* pass the initrd name (else NULL) */
 #define FUZZ_BOOT_FD 0x08 /* give the loader the kernel as a file (memfd) too */
+#define FUZZ_BOOT_READ 0x10 /* with FUZZ_BOOT_FD: read ELF segments, do not map them */
 
 #define FUZZ_BOOT_HEADER 12
 #define FUZZ_BOOT_RAM_MAX ((2ULL << 20) + 255 * (256ULL << 10))
@@ -157,6 +158,7 @@ static inline int fuzz_boot_run(const uint8_t *data, size_t size, fuzz_boot_load
 			abort();
 		img.kernel_fd = fb->memfd;
 		img.kernel_fd_valid = true;
+		img.kernel_read = flags & FUZZ_BOOT_READ;
 	}
 
 	r = loader(&mem, &img, &entry, &err);

@@ -2,9 +2,12 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -119,8 +122,9 @@ static void test_load_file_maps_and_copies(void **state)
 	assert_int_equal(guest_mem_alloc(&mem, 4ULL << 20), 0);
 
 	/* Same page offset: the middle pages are mapped, the rest copied. */
-	assert_int_equal(
-		guest_mem_load_file(&mem, 0x100000 + 50, file + 50, sizeof(file) - 50, fd, 50), 0);
+	assert_int_equal(guest_mem_load_file(&mem, 0x100000 + 50, file + 50, sizeof(file) - 50, fd,
+					     50, GUEST_MEM_MAP),
+			 0);
 	assert_memory_equal(guest_mem_ptr(&mem, 0x100000 + 50, sizeof(file) - 50), file + 50,
 			    sizeof(file) - 50);
 	/* Copy-on-write: the guest may write its pages, the file stays. */
@@ -129,11 +133,70 @@ static void test_load_file_maps_and_copies(void **state)
 	assert_int_not_equal(file[0], 'X');
 
 	/* Different page offsets: plain copy. */
-	assert_int_equal(guest_mem_load_file(&mem, 0x200001, file, 4096, fd, 0), 0);
+	assert_int_equal(guest_mem_load_file(&mem, 0x200001, file, 4096, fd, 0, GUEST_MEM_MAP), 0);
 	assert_memory_equal(guest_mem_ptr(&mem, 0x200001, 4096), file, 4096);
 	/* Outside RAM: refused before anything is mapped. */
-	assert_int_equal(guest_mem_load_file(&mem, (4ULL << 20) - 4096, file, 8192, fd, 0),
-			 -EFAULT);
+	assert_int_equal(
+		guest_mem_load_file(&mem, (4ULL << 20) - 4096, file, 8192, fd, 0, GUEST_MEM_MAP),
+		-EFAULT);
+	guest_mem_free(&mem);
+	close(fd);
+}
+
+/* Is any page of [p, p + len) mapped from a file (an inode in /proc/self/maps)? */
+static bool file_backed(const void *p, size_t len)
+{
+	uintptr_t lo = (uintptr_t)p, hi = lo + len;
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end, inode;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu", &start, &end, &inode) == 3 &&
+		    start < hi && end > lo && inode != 0)
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static void test_load_file_reads(void **state)
+{
+	char path[] = "/tmp/kvmini-test-XXXXXX";
+	int fd = mkstemp(path);
+	static uint8_t file[3 * 4096 + 100];
+	struct guest_mem mem;
+	uint8_t *ram;
+
+	assert_true(fd >= 0);
+	unlink(path);
+	for (size_t i = 0; i < sizeof(file); i++)
+		file[i] = (uint8_t)(i * 13 + 5);
+	assert_int_equal(write(fd, file, sizeof(file)), sizeof(file));
+	assert_int_equal(guest_mem_alloc(&mem, 4ULL << 20), 0);
+	ram = guest_mem_ptr(&mem, 0x100000, sizeof(file));
+
+	/* Page-aligned on both sides, where GUEST_MEM_MAP would map: read. */
+	assert_int_equal(
+		guest_mem_load_file(&mem, 0x100000, NULL, sizeof(file), fd, 0, GUEST_MEM_READ), 0);
+	assert_memory_equal(ram, file, sizeof(file));
+	assert_false(file_backed(ram, sizeof(file)));
+	/* The same load mapped is file-backed: the check above can fail. */
+	assert_int_equal(
+		guest_mem_load_file(&mem, 0x100000, file, sizeof(file), fd, 0, GUEST_MEM_MAP), 0);
+	assert_true(file_backed(ram, sizeof(file)));
+
+	/* A file shorter than the segment says: an error, not a partial load. */
+	assert_int_equal(
+		guest_mem_load_file(&mem, 0x200000, NULL, sizeof(file), fd, 4096, GUEST_MEM_READ),
+		-EIO);
+	/* Outside RAM: refused before anything is read. */
+	assert_int_equal(
+		guest_mem_load_file(&mem, (4ULL << 20) - 4096, NULL, 8192, fd, 0, GUEST_MEM_READ),
+		-EFAULT);
 	guest_mem_free(&mem);
 	close(fd);
 }
@@ -147,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_copy_helpers),
 		cmocka_unit_test(test_alloc),
 		cmocka_unit_test(test_load_file_maps_and_copies),
+		cmocka_unit_test(test_load_file_reads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
