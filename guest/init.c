@@ -105,12 +105,34 @@ static void say(const char *fmt, ...)
 			say(__VA_ARGS__); \
 	} while (0)
 
+/*
+ * Wait until the UART has sent all the console output queued so far. The
+ * program's process group may still be the console's foreground one: to the
+ * tty, this init is then a background process of an orphaned process group,
+ * and tcdrain() fails with EIO at once, without waiting (the output still
+ * queued was lost when kvmini stopped). So take the foreground back first,
+ * with SIGTTOU blocked as tcsetpgrp() from the background needs.
+ */
+static void drain_console(struct init_state *s)
+{
+	sigset_t ttou, old;
+
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
+	if (tcsetpgrp(s->console_fd, getpid()) < 0)
+		debug(s, "console foreground: %s", strerror(errno));
+	while (tcdrain(s->console_fd) < 0 && errno == EINTR)
+		;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 /* Never returns: the VM ends here (or the machine reboots). */
 static void __attribute__((noreturn)) report_status(struct init_state *s, int status)
 {
 	sync();
 	if (s->console_fd >= 0)
-		tcdrain(s->console_fd);
+		drain_console(s);
 	if (ioperm(EXIT_PORT, EXIT_PORT_LEN, 1) == 0)
 		outb((unsigned char)status, EXIT_PORT);
 	/* Still here: not under kvmini. reboot=k and QEMU's -no-reboot end the VM. */
