@@ -12,7 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct guest_mem;
+#include "guest_mem.h"
+
 struct error;
 
 enum kernel_format {
@@ -44,11 +45,11 @@ struct boot_image {
 	size_t initrd_size;
 	const char *cmdline; /* NUL-terminated */
 	const char *initrd_name; /* Multiboot module string; may be NULL */
-	/* The kernel file, for mapping ELF segments instead of copying them
-	 * (or, with kernel_read, for reading them into RAM). */
+	/* The kernel file, for mapping ELF segments (or reading them into RAM,
+	 * as kernel_load says) instead of copying them from @kernel. */
 	int kernel_fd;
 	bool kernel_fd_valid;
-	bool kernel_read;
+	enum guest_mem_load kernel_load; /* zero: GUEST_MEM_MAP */
 };
 
 /*

@@ -387,7 +387,7 @@ int boot_load_elf(const struct guest_mem *mem, const struct boot_image *img,
 	if (r < 0)
 		return r;
 	r = elf_copy_segments(mem, img->kernel, img->kernel_fd_valid ? img->kernel_fd : -1,
-			      img->kernel_read ? GUEST_MEM_READ : GUEST_MEM_MAP, &elf, err);
+			      img->kernel_load, &elf, err);
 	if (r < 0)
 		return r;
 

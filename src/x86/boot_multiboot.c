@@ -317,7 +317,7 @@ int boot_load_multiboot(const struct guest_mem *mem, const struct boot_image *im
 					 "Multiboot kernel image is outside guest RAM");
 	} else {
 		r = elf_copy_segments(mem, k, img->kernel_fd_valid ? img->kernel_fd : -1,
-				      img->kernel_read ? GUEST_MEM_READ : GUEST_MEM_MAP, &elf, err);
+				      img->kernel_load, &elf, err);
 		if (r < 0)
 			return r;
 	}

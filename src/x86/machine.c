@@ -234,7 +234,7 @@ static int load_kernel(struct machine *m, const struct machine_config *cfg,
 		.initrd_name = cfg->initrd_name,
 		.kernel_fd = kernel->fd,
 		.kernel_fd_valid = kernel->fd >= 0,
-		.kernel_read = cfg->copy_kernel,
+		.kernel_load = cfg->copy_kernel ? GUEST_MEM_READ : GUEST_MEM_MAP,
 	};
 	int ret = boot_load(&m->vm.mem, &img, &m->entry, err);
 

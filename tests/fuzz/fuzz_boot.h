@@ -158,7 +158,7 @@ static inline int fuzz_boot_run(const uint8_t *data, size_t size, fuzz_boot_load
 			abort();
 		img.kernel_fd = fb->memfd;
 		img.kernel_fd_valid = true;
-		img.kernel_read = flags & FUZZ_BOOT_READ;
+		img.kernel_load = flags & FUZZ_BOOT_READ ? GUEST_MEM_READ : GUEST_MEM_MAP;
 	}
 
 	r = loader(&mem, &img, &entry, &err);
