@@ -128,10 +128,24 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 
 int guest_mem_fill(const struct guest_mem *mem, uint64_t gpa, int byte, uint64_t len)
 {
-	void *dst = guest_mem_ptr(mem, gpa, len);
+	const uintptr_t page = 4096;
+	uint8_t *dst = guest_mem_ptr(mem, gpa, len);
+	uintptr_t lo, hi;
 
 	if (!dst)
 		return -EFAULT;
+	lo = ((uintptr_t)dst + page - 1) & ~(page - 1);
+	hi = ((uintptr_t)dst + len) & ~(page - 1);
+	/*
+	 * Zeroes in our own anonymous memory: whole pages are dropped, not
+	 * written, so a kernel's large bss costs no memory until it is used.
+	 */
+	if (byte == 0 && mem->owns_mapping && lo < hi &&
+	    madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0) {
+		memset(dst, 0, lo - (uintptr_t)dst);
+		memset((void *)hi, 0, (uintptr_t)dst + len - hi);
+		return 0;
+	}
 	memset(dst, byte, len);
 	return 0;
 }

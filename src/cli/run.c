@@ -35,7 +35,7 @@ struct run_options {
 	const char *stats_path; /* NULL: stderr */
 	enum stats_format stats_format;
 	bool bzimage_only; /* default kernel: skip the pre-decompressed copy */
-	bool copy_kernel;
+	enum kernel_load_mode kernel_load;
 	struct virtio_blk_opts disks[MACHINE_MAX_DISKS];
 	unsigned int nr_disks;
 	struct virtio_net_opts nets[MACHINE_MAX_NICS];
@@ -63,10 +63,11 @@ static void run_usage(FILE *f)
 		"                        uncompressed copy `make` extracts, build/guest/vmlinux-*,\n"
 		"                        when there is one)\n"
 		"      --no-vmlinux      with the default kernel, boot the bzImage itself\n"
-		"      --copy-kernel     copy an ELF kernel's segments into guest RAM instead of\n"
-		"                        mapping them from the file: starts later, but the guest\n"
-		"                        gets its kernel in 2 MiB pages (faster boots where each\n"
-		"                        guest page fault is costly, e.g. nested KVM)\n"
+		"      --kernel-load MODE  how an ELF kernel and the initrd get into guest RAM:\n"
+		"                        lazy (default): read in 2 MiB pieces by a thread while\n"
+		"                        the guest already runs (copy when userfaultfd is not\n"
+		"                        allowed); copy: read before the guest starts; map: the\n"
+		"                        kernel mapped from its file (guest gets 4 KiB pages)\n"
 		"  -i, --initrd PATH     initramfs (default: kvmini's own for the kernel's release;\n"
 		"                        'none' for no initrd)\n"
 		"  -c, --cmdline STRING  appended to the default kernel command line\n"
@@ -186,7 +187,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		OPT_TIMING = 256,
 		OPT_KVM_DEV,
 		OPT_BZIMAGE,
-		OPT_COPY_KERNEL,
+		OPT_KERNEL_LOAD,
 		OPT_RNG,
 		OPT_NO_RNG,
 		OPT_CONSOLE,
@@ -205,7 +206,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		{ "stats-format", required_argument, NULL, OPT_STATS_FORMAT },
 		{ "kvm-device", required_argument, NULL, OPT_KVM_DEV },
 		{ "no-vmlinux", no_argument, NULL, OPT_BZIMAGE },
-		{ "copy-kernel", no_argument, NULL, OPT_COPY_KERNEL },
+		{ "kernel-load", required_argument, NULL, OPT_KERNEL_LOAD },
 		{ "disk", required_argument, NULL, 'd' },
 		{ "net", required_argument, NULL, 'n' },
 		{ "rng", no_argument, NULL, OPT_RNG },
@@ -279,8 +280,17 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 		case OPT_BZIMAGE:
 			o->bzimage_only = true;
 			break;
-		case OPT_COPY_KERNEL:
-			o->copy_kernel = true;
+		case OPT_KERNEL_LOAD:
+			if (!strcmp(optarg, "lazy"))
+				o->kernel_load = KERNEL_LOAD_LAZY;
+			else if (!strcmp(optarg, "copy"))
+				o->kernel_load = KERNEL_LOAD_COPY;
+			else if (!strcmp(optarg, "map"))
+				o->kernel_load = KERNEL_LOAD_MAP;
+			else
+				return cli_usage_error(
+					"run", "--kernel-load %s: must be lazy, copy or map",
+					optarg);
 			break;
 		case 'd':
 			if (o->nr_disks == MACHINE_MAX_DISKS)
@@ -360,6 +370,15 @@ static void print_timing(const struct machine *m, uint64_t main_ns)
 		"kvmini: timing: main_to_first_kvm_run_ms=%.3f main_monotonic_ns=%llu first_kvm_run_monotonic_ns=%llu\n",
 		(double)(first - main_ns) / 1e6, (unsigned long long)main_ns,
 		(unsigned long long)first);
+	if (m->loader.nr_chunks) {
+		uint64_t done = atomic_load(&m->loader.done_ns);
+
+		fprintf(stderr,
+			"kvmini: timing: kernel_load=%s chunks=%u read_before_start=%u touched_first=%u main_to_loaded_ms=%.3f\n",
+			m->loader.lazy ? "lazy" : "copy", m->loader.nr_chunks, m->loader.nr_eager,
+			atomic_load(&m->loader.nr_faults),
+			done ? (double)(done - main_ns) / 1e6 : -1.0);
+	}
 	for (unsigned int i = 0; i < m->vm.nr_vcpus; i++)
 		exits += m->vm.vcpus[i].nr_exits;
 	fprintf(stderr, "kvmini: vcpu exits: %llu\n", (unsigned long long)exits);
@@ -393,6 +412,11 @@ static int console_filter(void *opaque, struct error *err)
 	return seccomp_install(SECCOMP_ROLE_CONSOLE, 0, err);
 }
 
+static int loader_filter(void *opaque, struct error *err)
+{
+	return seccomp_install(SECCOMP_ROLE_LOADER, 0, err);
+}
+
 static int main_filter(void *opaque, struct error *err)
 {
 	const struct run_options *o = opaque;
@@ -415,6 +439,7 @@ static int setup_seccomp(struct run_options *o, struct machine *m, struct consol
 	m->vm.vcpu_thread_init = vcpu_filter;
 	m->vm.threads_started = main_filter;
 	m->vm.thread_init_opaque = o;
+	m->loader_thread_init = loader_filter;
 	for (unsigned int i = 0; i < m->pci.nr_slots; i++)
 		m->pci.slots[i].loop.thread_init = io_filter;
 	con->thread_init = console_filter;
@@ -491,7 +516,7 @@ static int run(struct run_options *o, int argc, char **argv, uint64_t main_ns)
 		.initrd_path = o->initrd,
 		.initrd_name = o->initrd,
 		.cmdline = cmdline,
-		.copy_kernel = o->copy_kernel,
+		.kernel_load = o->kernel_load,
 		.serial = { .tx = console_tx, .rx_ready = console_rx_ready, .opaque = &con },
 		.pci = {
 			.disks = o->disks,

@@ -4,6 +4,7 @@
 #include <linux/fs.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/userfaultfd.h>
 #include <linux/vhost.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -53,10 +54,9 @@ static struct {
 static __thread int thread_role __attribute__((tls_model("initial-exec"))) = -1;
 
 static const char *const role_names[SECCOMP_NR_ROLES] = {
-	[SECCOMP_ROLE_MAIN] = "main",
-	[SECCOMP_ROLE_VCPU] = "vCPU",
-	[SECCOMP_ROLE_IO] = "I/O",
-	[SECCOMP_ROLE_CONSOLE] = "console",
+	[SECCOMP_ROLE_MAIN] = "main",	  [SECCOMP_ROLE_VCPU] = "vCPU",
+	[SECCOMP_ROLE_IO] = "I/O",	  [SECCOMP_ROLE_CONSOLE] = "console",
+	[SECCOMP_ROLE_LOADER] = "loader",
 };
 
 const char *seccomp_role_name(enum seccomp_role role)
@@ -231,6 +231,20 @@ static const int console_syscalls[] = {
 
 static const unsigned long console_ioctls[] = { KVM_IRQ_LINE };
 
+/*
+ * The boot files into 2 MiB buffers (pread) moved into guest RAM (mremap),
+ * the userfaultfd that says which part is wanted first and wakes who
+ * waited, and its close at the end.
+ */
+static const int loader_syscalls[] = {
+	SCMP_SYS(read),
+	SCMP_SYS(pread64),
+	SCMP_SYS(mremap),
+	SCMP_SYS(close),
+};
+
+static const unsigned long loader_ioctls[] = { UFFDIO_WAKE, UFFDIO_COPY };
+
 #ifdef KVMINI_SANITIZERS
 /*
  * The ASan/UBSan/LSan runtimes, in every role: their allocator, a thread's
@@ -335,6 +349,9 @@ static int add_role(scmp_filter_ctx ctx, enum seccomp_role role, unsigned int fl
 	case SECCOMP_ROLE_CONSOLE:
 		ret = allow_all(ctx, console_syscalls, N(console_syscalls));
 		return ret ? ret : allow_ioctls(ctx, console_ioctls, N(console_ioctls));
+	case SECCOMP_ROLE_LOADER:
+		ret = allow_all(ctx, loader_syscalls, N(loader_syscalls));
+		return ret ? ret : allow_ioctls(ctx, loader_ioctls, N(loader_ioctls));
 	case SECCOMP_NR_ROLES:
 		break;
 	}

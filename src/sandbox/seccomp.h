@@ -21,6 +21,7 @@ enum seccomp_role {
 	SECCOMP_ROLE_VCPU, /* KVM_RUN and the exits it hands to the device models */
 	SECCOMP_ROLE_IO, /* an event loop serving virtio devices */
 	SECCOMP_ROLE_CONSOLE, /* host input into the UART or virtio-console */
+	SECCOMP_ROLE_LOADER, /* fills guest RAM from the boot files (lazy_load.h) */
 	SECCOMP_NR_ROLES,
 };
 
@@ -42,7 +43,7 @@ int seccomp_prepare(void (*on_trap)(void), struct error *err);
  */
 int seccomp_install(enum seccomp_role role, unsigned int flags, struct error *err);
 
-/* "main", "vCPU", "I/O", "console": as the trap message names the role. */
+/* "main", "vCPU", "I/O", "console", "loader": as the trap message names the role. */
 const char *seccomp_role_name(enum seccomp_role role);
 
 #endif

@@ -159,6 +159,20 @@ int boot_put_cmdline(const struct guest_mem *mem, const char *cmdline, uint64_t 
 	return 0;
 }
 
+int boot_put_file_bytes(const struct guest_mem *mem, const struct boot_image *img, uint64_t gpa,
+			const uint8_t *src, uint64_t len, int fd, uint64_t offset)
+{
+	if (img->lazy && fd >= 0) {
+		int r = lazy_load_add(img->lazy, gpa, len, fd, offset);
+
+		/* Out of ranges to record: this one now. */
+		if (r != -E2BIG)
+			return r;
+		return guest_mem_load_file(mem, gpa, src, len, fd, offset, GUEST_MEM_READ);
+	}
+	return guest_mem_load_file(mem, gpa, src, len, fd, offset, img->kernel_load);
+}
+
 int boot_put_initrd(const struct guest_mem *mem, const struct boot_image *img, uint64_t lowest,
 		    uint64_t limit, uint64_t *addr, struct error *err)
 {
@@ -174,7 +188,8 @@ int boot_put_initrd(const struct guest_mem *mem, const struct boot_image *img, u
 	if (size <= limit) {
 		start = (limit - size) & ~(BOOT_PAGE_SIZE - 1);
 		if (start >= lowest) {
-			if (guest_mem_write(mem, start, img->initrd, size) < 0)
+			if (boot_put_file_bytes(mem, img, start, img->initrd, size,
+						img->initrd_fd_valid ? img->initrd_fd : -1, 0) < 0)
 				return error_set(err, -ENOMEM,
 						 "initrd at 0x%llx is outside guest RAM",
 						 (unsigned long long)start);

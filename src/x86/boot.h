@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "guest_mem.h"
+#include "lazy_load.h"
 
 struct error;
 
@@ -50,6 +51,12 @@ struct boot_image {
 	int kernel_fd;
 	bool kernel_fd_valid;
 	enum guest_mem_load kernel_load; /* zero: GUEST_MEM_MAP */
+	/* The initrd file (initrd_fd_valid), for loading it lazily. */
+	int initrd_fd;
+	bool initrd_fd_valid;
+	/* Non-NULL: the file bytes (ELF segments, the initrd) are recorded
+	 * there instead, for lazy_load_start() once the loader is done. */
+	struct lazy_load *lazy;
 };
 
 /*

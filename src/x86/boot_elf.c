@@ -264,13 +264,15 @@ int elf_parse(const struct guest_mem *mem, const uint8_t *img, size_t size, stru
 	return boot_check_overlap(ranges, elf->nr_loads, "kernel segments", err);
 }
 
-int elf_copy_segments(const struct guest_mem *mem, const uint8_t *img, int fd,
-		      enum guest_mem_load how, const struct elf_image *elf, struct error *err)
+int elf_copy_segments(const struct guest_mem *mem, const struct boot_image *img,
+		      const struct elf_image *elf, struct error *err)
 {
+	int fd = img->kernel_fd_valid ? img->kernel_fd : -1;
+
 	for (unsigned int i = 0; i < elf->nr_loads; i++) {
 		const struct elf_load *l = &elf->loads[i];
-		int r = guest_mem_load_file(mem, l->paddr, img + l->offset, l->filesz, fd,
-					    l->offset, how);
+		int r = boot_put_file_bytes(mem, img, l->paddr, img->kernel + l->offset, l->filesz,
+					    fd, l->offset);
 
 		if (r == 0)
 			r = guest_mem_fill(mem, l->paddr + l->filesz, 0, l->memsz - l->filesz);
@@ -386,8 +388,7 @@ int boot_load_elf(const struct guest_mem *mem, const struct boot_image *img,
 	r = boot_put_initrd(mem, img, initrd_lowest, guest_mem_low_end(mem), &initrd_addr, err);
 	if (r < 0)
 		return r;
-	r = elf_copy_segments(mem, img->kernel, img->kernel_fd_valid ? img->kernel_fd : -1,
-			      img->kernel_load, &elf, err);
+	r = elf_copy_segments(mem, img, &elf, err);
 	if (r < 0)
 		return r;
 

@@ -135,11 +135,20 @@ int elf_parse(const struct guest_mem *mem, const uint8_t *img, size_t size, stru
 	      struct error *err);
 
 /*
- * Copy the PT_LOAD segments to guest memory (from @img, or as @how says from
- * the file @fd, see guest_mem_load_file()) and zero their bss part.
+ * Copy the PT_LOAD segments to guest memory (see boot_put_file_bytes()) and
+ * zero their bss part.
  */
-int elf_copy_segments(const struct guest_mem *mem, const uint8_t *img, int fd,
-		      enum guest_mem_load how, const struct elf_image *elf, struct error *err);
+int elf_copy_segments(const struct guest_mem *mem, const struct boot_image *img,
+		      const struct elf_image *elf, struct error *err);
+
+/*
+ * @len bytes at @offset of a file (@src holds them; @fd is the file or -1)
+ * into guest RAM at @gpa: recorded in img->lazy when there is one and a
+ * file, else loaded as img->kernel_load says (guest_mem_load_file()).
+ * 0, -EFAULT (not all guest RAM), or the read or mmap error.
+ */
+int boot_put_file_bytes(const struct guest_mem *mem, const struct boot_image *img, uint64_t gpa,
+			const uint8_t *src, uint64_t len, int fd, uint64_t offset);
 
 /*
  * Physical address of @entry: inside a segment's virtual range it is

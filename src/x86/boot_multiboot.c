@@ -316,8 +316,7 @@ int boot_load_multiboot(const struct guest_mem *mem, const struct boot_image *im
 			return error_set(err, -ENOMEM,
 					 "Multiboot kernel image is outside guest RAM");
 	} else {
-		r = elf_copy_segments(mem, k, img->kernel_fd_valid ? img->kernel_fd : -1,
-				      img->kernel_load, &elf, err);
+		r = elf_copy_segments(mem, img, &elf, err);
 		if (r < 0)
 			return r;
 	}

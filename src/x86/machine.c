@@ -234,9 +234,18 @@ static int load_kernel(struct machine *m, const struct machine_config *cfg,
 		.initrd_name = cfg->initrd_name,
 		.kernel_fd = kernel->fd,
 		.kernel_fd_valid = kernel->fd >= 0,
-		.kernel_load = cfg->copy_kernel ? GUEST_MEM_READ : GUEST_MEM_MAP,
+		.kernel_load = GUEST_MEM_MAP,
 	};
-	int ret = boot_load(&m->vm.mem, &img, &m->entry, err);
+	int ret;
+
+	if (cfg->kernel_load != KERNEL_LOAD_MAP) {
+		lazy_load_init(&m->loader, &m->vm.mem);
+		m->loader_ready = true;
+		img.lazy = &m->loader;
+		img.initrd_fd = initrd->fd;
+		img.initrd_fd_valid = initrd->fd >= 0;
+	}
+	ret = boot_load(&m->vm.mem, &img, &m->entry, err);
 
 	if (ret)
 		error_prefix(err, "kernel %s", cfg->kernel_path);
@@ -273,8 +282,6 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct e
 		ret = x86_vcpu_init(vm->vcpus[i].fd, i, err);
 	if (!ret)
 		ret = load_kernel(m, cfg, &kernel, &initrd, err);
-	if (!ret)
-		timeline_mark(&vm->timeline.kernel_loaded, monotonic_ns());
 	unmap_file(&kernel);
 	unmap_file(&initrd);
 	if (!ret && x86_write_boot_tables(&vm->mem))
@@ -291,19 +298,45 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct e
 
 		ret = mptable_write(&vm->mem, vm->nr_vcpus, slots, n, err);
 	}
+	/* Last: the loader's chunks must not change under it any more. */
+	if (!ret && cfg->kernel_load == KERNEL_LOAD_COPY)
+		ret = lazy_load_now(&m->loader, err);
+	if (!ret && cfg->kernel_load == KERNEL_LOAD_LAZY)
+		m->load_lazily = true;
+	else if (!ret)
+		timeline_mark(&vm->timeline.kernel_loaded, monotonic_ns());
 	return ret;
+}
+
+static void loader_failed(void *opaque, const char *msg)
+{
+	struct machine *m = opaque;
+
+	vm_request_stop(&m->vm, VM_STOP_ERROR, KVMINI_EXIT_ERROR, "%s", msg);
 }
 
 int machine_run(struct machine *m, struct error *err)
 {
-	int ret = machine_pci_start(&m->pci, err);
+	int ret = 0, status;
 
+	if (m->load_lazily) {
+		m->loader.thread_init = m->loader_thread_init;
+		m->loader.failed = loader_failed;
+		m->loader.opaque = m;
+		ret = lazy_load_start(&m->loader, false, err);
+	}
+	if (!ret)
+		ret = machine_pci_start(&m->pci, err);
 	if (!ret)
 		ret = vm_start(&m->vm, err);
-
 	if (ret)
 		return ret;
-	return vm_wait(&m->vm);
+	if (m->load_lazily)
+		lazy_load_go(&m->loader);
+	status = vm_wait(&m->vm);
+	if (atomic_load(&m->loader.done_ns))
+		timeline_mark(&m->vm.timeline.kernel_loaded, atomic_load(&m->loader.done_ns));
+	return status;
 }
 
 void machine_destroy(struct machine *m)
@@ -311,6 +344,9 @@ void machine_destroy(struct machine *m)
 	/* vCPUs, then I/O threads, then guest memory: each uses the next. */
 	vm_stop_vcpus(&m->vm);
 	machine_pci_destroy(&m->pci);
+	if (m->loader_ready)
+		lazy_load_destroy(&m->loader);
+	m->loader_ready = false;
 	vm_destroy(&m->vm);
 	if (m->devices_ready) {
 		uart16550_destroy(&m->com1);

@@ -15,11 +15,22 @@
 #include "devices/exit_port.h"
 #include "devices/i8042.h"
 #include "devices/uart16550.h"
+#include "lazy_load.h"
 #include "machine_pci.h"
 #include "vm.h"
 
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
+
+/*
+ * How an ELF kernel's segments and the initrd get into guest RAM.
+ *  - LAZY: read in by a loader thread while the guest runs (lazy_load.h);
+ *    no userfaultfd: as COPY;
+ *  - COPY: read in before the first KVM_RUN;
+ *  - MAP: the kernel's pages mapped from its file copy-on-write (4 KiB
+ *    pages for the guest), the initrd copied.
+ */
+enum kernel_load_mode { KERNEL_LOAD_LAZY, KERNEL_LOAD_COPY, KERNEL_LOAD_MAP };
 
 struct machine_config {
 	const char *kvm_dev; /* normally /dev/kvm */
@@ -29,9 +40,7 @@ struct machine_config {
 	const char *initrd_path; /* may be NULL */
 	const char *initrd_name; /* Multiboot module string */
 	const char *cmdline; /* complete kernel command line */
-	/* Copy the kernel's ELF segments into RAM instead of mapping them from
-	 * the file (see --copy-kernel). */
-	bool copy_kernel;
+	enum kernel_load_mode kernel_load; /* --kernel-load */
 	struct uart16550_ops serial; /* where COM1 output goes, input readiness */
 	struct machine_pci_config pci; /* virtio devices */
 	/* The guest wrote KVMINI_READY_PORT (may be NULL). */
@@ -49,6 +58,11 @@ struct machine {
 	struct exit_port kvmini_exit;
 	struct machine_pci pci;
 	struct boot_entry entry;
+	struct lazy_load loader;
+	bool loader_ready; /* loader set up: lazy_load_destroy() it */
+	bool load_lazily; /* machine_run() starts the loader */
+	/* Runs first on the loader thread (kvmini loads its seccomp filter). */
+	int (*loader_thread_init)(void *opaque, struct error *err);
 	void (*guest_ready)(void *opaque);
 	void *guest_ready_opaque;
 	bool devices_ready;

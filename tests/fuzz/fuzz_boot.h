@@ -36,6 +36,7 @@
 #define FUZZ_BOOT_NAME 0x04 /* pass the initrd name (else NULL) */
 #define FUZZ_BOOT_FD 0x08 /* give the loader the kernel as a file (memfd) too */
 #define FUZZ_BOOT_READ 0x10 /* with FUZZ_BOOT_FD: read ELF segments, do not map them */
+#define FUZZ_BOOT_LAZY 0x20 /* with FUZZ_BOOT_FD: record them for lazy_load_now() */
 
 #define FUZZ_BOOT_HEADER 12
 #define FUZZ_BOOT_RAM_MAX ((2ULL << 20) + 255 * (256ULL << 10))
@@ -116,6 +117,7 @@ static inline int fuzz_boot_run(const uint8_t *data, size_t size, fuzz_boot_load
 	struct fuzz_boot *fb = fuzz_boot_get();
 	struct guest_mem mem;
 	struct boot_image img = { 0 };
+	struct lazy_load lazy;
 	struct boot_entry entry = { 0 };
 	struct error err = { 0 };
 	size_t left, initrd_len, cmdline_len, name_len, kernel_len;
@@ -159,9 +161,18 @@ static inline int fuzz_boot_run(const uint8_t *data, size_t size, fuzz_boot_load
 		img.kernel_fd = fb->memfd;
 		img.kernel_fd_valid = true;
 		img.kernel_load = flags & FUZZ_BOOT_READ ? GUEST_MEM_READ : GUEST_MEM_MAP;
+		if (flags & FUZZ_BOOT_LAZY) {
+			lazy_load_init(&lazy, &mem);
+			img.lazy = &lazy;
+		}
 	}
 
 	r = loader(&mem, &img, &entry, &err);
+	/* What the loader recorded is in the file: reading it cannot fail. */
+	if (r == 0 && img.lazy && lazy_load_now(&lazy, &err))
+		abort();
+	if (img.lazy)
+		lazy_load_destroy(&lazy);
 	if (r == 0) {
 		if (entry.rip < LAYOUT_HIGH_START || entry.rip >= guest_mem_low_end(&mem) ||
 		    strcmp((const char *)fb->ram + LAYOUT_CMDLINE, cmdline ? cmdline : ""))

@@ -10,16 +10,16 @@ import sys
 MIB = 1 << 20
 
 # fuzz_boot.h flags
-INITRD, CMDLINE, NAME, FD = 1, 2, 4, 8
+INITRD, CMDLINE, NAME, FD, READ, LAZY = 1, 2, 4, 8, 0x10, 0x20
 
 
 def ram_steps(mib):
     return (mib * MIB - 2 * MIB) // (256 << 10)
 
 
-def boot_input(kernel, ram_mib, initrd=None, cmdline=None, name=None, fd=False):
+def boot_input(kernel, ram_mib, initrd=None, cmdline=None, name=None, fd=False, lazy=False):
     flags = (INITRD if initrd is not None else 0) | (CMDLINE if cmdline is not None else 0)
-    flags |= (NAME if name is not None else 0) | (FD if fd else 0)
+    flags |= (NAME if name is not None else 0) | (FD if fd else 0) | (FD | LAZY if lazy else 0)
     initrd, cmdline, name = initrd or b"", cmdline or b"", name or b""
     hdr = struct.pack("<BBHII", flags, ram_steps(ram_mib), len(name), len(cmdline), len(initrd))
     return hdr + kernel + name + cmdline + initrd
@@ -201,6 +201,9 @@ def main():
                                 cmdline=kern, fd=True),
             "linux64": boot_input(elf(True, 0xFFFFFFFF81000010, LINUX_LOADS), 32,
                                   initrd=pattern(2048, 9, 2), cmdline=kern),
+            "pvh64_lazy": boot_input(elf(True, 0xFFFFFFFF81000010, LINUX_LOADS,
+                                         pvh_notes(0x1000040, 4)), 32,
+                                     initrd=pattern(3000, 5, 1), cmdline=kern, lazy=True),
             "pvh32": boot_input(elf(False, 0x1000010, [(0x1000, 0x1000000, 0x1000000, 0x1000,
                                                        0x1000)], pvh_notes(0x1000020, 8)), 20),
         },
@@ -209,6 +212,8 @@ def main():
                                cmdline=b"kernel arg=1", name=b"module.bin"),
             "aout_whole": boot_input(mb_aout(0, 0, 0x102FF0), 4),
             "elf32": boot_input(mb_elf(), 16, initrd=pattern(100, 3, 3), cmdline=b"", fd=True),
+            "elf32_lazy": boot_input(mb_elf(), 16, initrd=pattern(100, 3, 3), cmdline=b"",
+                                     lazy=True),
         },
         "uart": uart_seeds(),
         "i8042": i8042_seeds(),

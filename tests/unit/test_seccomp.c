@@ -199,6 +199,15 @@ static void test_main_forbids_socket(void **state)
 	assert_trapped(&c, "main", "socket", SYS_socket);
 }
 
+static void test_loader_forbids_socket(void **state)
+{
+	struct probe p = { .role = SECCOMP_ROLE_LOADER, .call = call_socket };
+	struct child c;
+
+	probe(&p, &c);
+	assert_trapped(&c, "loader", "socket", SYS_socket);
+}
+
 static void test_vcpu_forbids_new_files(void **state)
 {
 	struct probe p = { .role = SECCOMP_ROLE_VCPU, .call = call_create_file };
@@ -461,6 +470,7 @@ static void test_role_names(void **state)
 	assert_string_equal(seccomp_role_name(SECCOMP_ROLE_VCPU), "vCPU");
 	assert_string_equal(seccomp_role_name(SECCOMP_ROLE_IO), "I/O");
 	assert_string_equal(seccomp_role_name(SECCOMP_ROLE_CONSOLE), "console");
+	assert_string_equal(seccomp_role_name(SECCOMP_ROLE_LOADER), "loader");
 	assert_string_equal(seccomp_role_name(SECCOMP_NR_ROLES), "unknown");
 }
 
@@ -476,6 +486,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_main_forbids_socket),
+		cmocka_unit_test(test_loader_forbids_socket),
 		cmocka_unit_test(test_vcpu_forbids_new_files),
 		cmocka_unit_test(test_vcpu_allows_its_kvm_ioctls),
 		cmocka_unit_test(test_vcpu_forbids_other_kvm_ioctls),
