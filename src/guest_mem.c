@@ -128,17 +128,19 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 
 int guest_mem_fill(const struct guest_mem *mem, uint64_t gpa, int byte, uint64_t len)
 {
-	const uintptr_t page = 4096;
+	const uintptr_t huge = 2u << 20;
 	uint8_t *dst = guest_mem_ptr(mem, gpa, len);
 	uintptr_t lo, hi;
 
 	if (!dst)
 		return -EFAULT;
-	lo = ((uintptr_t)dst + page - 1) & ~(page - 1);
-	hi = ((uintptr_t)dst + len) & ~(page - 1);
+	lo = ((uintptr_t)dst + huge - 1) & ~(huge - 1);
+	hi = ((uintptr_t)dst + len) & ~(huge - 1);
 	/*
-	 * Zeroes in our own anonymous memory: whole pages are dropped, not
-	 * written, so a kernel's large bss costs no memory until it is used.
+	 * Zeroes in our own anonymous memory: whole 2 MiB pages are dropped,
+	 * not written, so a kernel's large bss costs no memory until it is
+	 * used (smaller pieces would split a 2 MiB page). Never file-mapped
+	 * there: GUEST_MEM_MAP maps only a segment's file part.
 	 */
 	if (byte == 0 && mem->owns_mapping && lo < hi &&
 	    madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0) {

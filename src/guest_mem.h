@@ -55,6 +55,7 @@ void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 /* Copy helpers: 0 on success, -EFAULT if the range is not all guest RAM. */
 int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len);
 int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len);
+/* Zeroes in whole 2 MiB pages of guest_mem_alloc()'s RAM are dropped, not written. */
 int guest_mem_fill(const struct guest_mem *mem, uint64_t gpa, int byte, uint64_t len);
 
 /*

@@ -5,6 +5,7 @@
 #include <linux/userfaultfd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -86,7 +87,8 @@ static int read_span(const struct lazy_load *l, uint64_t gpa, uint64_t len, uint
 		if (lo >= hi)
 			continue;
 		ret = guest_mem_load_file(buf ? &staging : l->mem, buf ? lo - gpa : lo, NULL,
-					  hi - lo, r->fd, r->offset + (lo - r->gpa), GUEST_MEM_READ);
+					  hi - lo, r->fd, r->offset + (lo - r->gpa),
+					  GUEST_MEM_READ);
 		if (ret) {
 			*bad_gpa = lo;
 			return ret;
@@ -97,8 +99,10 @@ static int read_span(const struct lazy_load *l, uint64_t gpa, uint64_t len, uint
 
 static int read_error(char *msg, size_t msg_len, int ret, uint64_t gpa)
 {
+	/* -EIO also when the file ended early (it changed since it was parsed). */
 	snprintf(msg, msg_len, "cannot read the file bytes for guest RAM at 0x%llx: %s",
-		 (unsigned long long)gpa, ret == -EIO ? "the file is shorter" : strerror(-ret));
+		 (unsigned long long)gpa,
+		 ret == -EIO ? "read error or the file is shorter" : strerror(-ret));
 	return ret;
 }
 
@@ -231,16 +235,24 @@ static int fill_by_move(struct lazy_load *l, unsigned int i, char *msg, size_t m
 	}
 	if (mremap(buf, LAZY_LOAD_CHUNK, LAZY_LOAD_CHUNK, MREMAP_MAYMOVE | MREMAP_FIXED, dst) ==
 	    MAP_FAILED) {
-		/* Still registered: userfaultfd's own copy (4 KiB pages) works. */
-		struct uffdio_copy copy = {
-			.dst = (uintptr_t)dst,
-			.src = (uintptr_t)buf,
-			.len = LAZY_LOAD_CHUNK,
-		};
+		/*
+		 * Usually still registered then: userfaultfd's own copy (4 KiB
+		 * pages) works, page by page past any a waiter's retry filled.
+		 * Gone (ENOENT: mremap() unmapped it and failed to move), the
+		 * guest cannot go on.
+		 */
+		for (uint64_t off = 0; off < LAZY_LOAD_CHUNK && !ret; off += 4096) {
+			struct uffdio_copy copy = {
+				.dst = (uintptr_t)(dst + off),
+				.src = (uintptr_t)(buf + off),
+				.len = 4096,
+			};
 
-		ret = ioctl(l->uffd, UFFDIO_COPY, &copy) < 0 ? -errno : 0;
+			if (ioctl(l->uffd, UFFDIO_COPY, &copy) < 0 && errno != EEXIST)
+				ret = -errno;
+		}
 		munmap(buf, LAZY_LOAD_CHUNK);
-		if (ret && ret != -EEXIST) {
+		if (ret) {
 			snprintf(msg, msg_len, "cannot fill guest RAM at 0x%llx: %s",
 				 (unsigned long long)l->chunks[i], strerror(-ret));
 			return ret;
@@ -287,8 +299,13 @@ static void *loader_thread(void *opaque)
 	char msg[256];
 	unsigned int next = 0;
 
-	/* Setting the VM up and running it come first; a vCPU waiting for a
-	 * chunk sleeps, and then this thread runs anyway. */
+	sigset_t all;
+
+	/* Signals are for the main thread (vm_wait()) and the vCPU kicks. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* The vCPUs and devices come first; one waiting for a chunk sleeps,
+	 * which leaves this thread the CPU. */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	if (l->thread_init && l->thread_init(l->opaque, &err)) {
 		if (l->failed)
@@ -311,13 +328,18 @@ static void *loader_thread(void *opaque)
 				break;
 			i = (int)next;
 		}
-		if (!atomic_load(&l->filled[i]) && fill_by_move(l, (unsigned int)i, msg, sizeof(msg))) {
+		if (!atomic_load(&l->filled[i]) &&
+		    fill_by_move(l, (unsigned int)i, msg, sizeof(msg))) {
 			if (l->failed)
 				l->failed(l->opaque, msg);
 			break;
 		}
 		wake_chunk(l, (unsigned int)i);
 	}
+	/* A stop can come right after the last chunk: count, do not guess. */
+	next = 0;
+	while (next < l->nr_chunks && atomic_load(&l->filled[next]))
+		next++;
 	if (next == l->nr_chunks)
 		atomic_store(&l->done_ns, now_ns());
 out:
@@ -356,6 +378,7 @@ int lazy_load_start(struct lazy_load *l, bool eager, struct error *err)
 				ret = atomic_load(&l->filled[i]) ? 0 : fill_in_place(l, i, err);
 			if (!ret)
 				atomic_store(&l->done_ns, now_ns());
+			l->nr_eager = l->nr_chunks;
 			return ret;
 		}
 		l->thread_started = true;
@@ -376,6 +399,8 @@ int lazy_load_now(struct lazy_load *l, struct error *err)
 
 void lazy_load_destroy(struct lazy_load *l)
 {
+	if (!l->mem)
+		return;
 	if (l->thread_started) {
 		atomic_store(&l->stop, true);
 		lazy_load_go(l);
@@ -388,6 +413,9 @@ void lazy_load_destroy(struct lazy_load *l)
 	for (unsigned int i = 0; i < l->nr_ranges; i++)
 		close(l->ranges[i].fd);
 	l->nr_ranges = 0;
+	pthread_mutex_destroy(&l->lock);
+	pthread_cond_destroy(&l->cond);
+	l->mem = NULL; /* destroyed: a second call does nothing */
 	free(l->chunks);
 	free(l->filled);
 	l->chunks = NULL;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Guest RAM filled from files while the guest already runs. The boot loaders
- * record which file bytes belong where (lazy_load_add()); lazy_load_start()
- * then hands the rest to a loader thread, so the first KVM_RUN does not wait
- * for tens of MiB of kernel and initrd to be read.
+ * record which file bytes belong where (lazy_load_add(): an ELF kernel's
+ * segments, the initrd); lazy_load_start() then hands them to a loader
+ * thread, so the first KVM_RUN does not wait for tens of MiB to be read.
  *
  * The loader fills RAM one 2 MiB chunk at a time, in address order, except
  * that a chunk someone touches first (a vCPU, KVM on its behalf, a device)
@@ -12,8 +12,9 @@
  * private 2 MiB buffer and moved into place with mremap(), so guest RAM
  * keeps its 2 MiB pages (what makes the guest's own page walks cheap).
  *
- * Chunks that already hold something (a loader wrote boot tables there)
- * and all of them when userfaultfd is not available (an unprivileged user
+ * Chunks that already hold something (a loader wrote boot tables there;
+ * told by mincore(), so a page written and swapped out before the VM
+ * starts would be missed) and all of them when userfaultfd is not available (an unprivileged user
  * without vm.unprivileged_userfaultfd) are read in before lazy_load_start()
  * returns, as is everything with lazy_load_now().
  */
@@ -97,9 +98,10 @@ void lazy_load_go(struct lazy_load *l);
 int lazy_load_now(struct lazy_load *l, struct error *err);
 
 /*
- * Stop the loader thread and release everything. Whatever is not loaded by
- * then reads as zeroes. Call it after the vCPUs and I/O threads stopped,
- * before guest RAM goes away.
+ * Stop the loader thread and release everything (a second call does
+ * nothing). Whatever is not loaded by then reads as zeroes, and whoever
+ * waited for it goes on: call it before joining vCPU or I/O threads that
+ * may wait, and before guest RAM goes away.
  */
 void lazy_load_destroy(struct lazy_load *l);
 

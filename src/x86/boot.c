@@ -188,11 +188,16 @@ int boot_put_initrd(const struct guest_mem *mem, const struct boot_image *img, u
 	if (size <= limit) {
 		start = (limit - size) & ~(BOOT_PAGE_SIZE - 1);
 		if (start >= lowest) {
-			if (boot_put_file_bytes(mem, img, start, img->initrd, size,
-						img->initrd_fd_valid ? img->initrd_fd : -1, 0) < 0)
+			int r = boot_put_file_bytes(mem, img, start, img->initrd, size,
+						    img->initrd_fd_valid ? img->initrd_fd : -1, 0);
+
+			if (r == -EFAULT)
 				return error_set(err, -ENOMEM,
 						 "initrd at 0x%llx is outside guest RAM",
 						 (unsigned long long)start);
+			if (r < 0)
+				return error_set(err, r, "cannot load the initrd: %s",
+						 strerror(-r));
 			*addr = start;
 			return 0;
 		}

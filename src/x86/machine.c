@@ -342,11 +342,13 @@ int machine_run(struct machine *m, struct error *err)
 void machine_destroy(struct machine *m)
 {
 	/* vCPUs, then I/O threads, then guest memory: each uses the next. */
-	vm_stop_vcpus(&m->vm);
-	machine_pci_destroy(&m->pci);
+	/* The loader first: a vCPU or device waiting for a chunk (when the
+	 * VM failed to start before lazy_load_go()) can then be joined. */
 	if (m->loader_ready)
 		lazy_load_destroy(&m->loader);
 	m->loader_ready = false;
+	vm_stop_vcpus(&m->vm);
+	machine_pci_destroy(&m->pci);
 	vm_destroy(&m->vm);
 	if (m->devices_ready) {
 		uart16550_destroy(&m->com1);

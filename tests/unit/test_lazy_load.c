@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -197,7 +198,7 @@ static void test_short_file_now(void **state)
 	assert_int_equal(lazy_load_add(&f->l, 4 * MIB, MIB, f->fd, FILE_SIZE - 100), 0);
 	assert_int_equal(lazy_load_now(&f->l, &err), -EIO);
 	assert_string_equal(err.msg, "cannot read the file bytes for guest RAM at 0x400000: "
-				     "the file is shorter");
+				     "read error or the file is shorter");
 }
 
 static void test_short_file_in_background(void **state)
@@ -216,7 +217,7 @@ static void test_short_file_in_background(void **state)
 	lazy_load_destroy(&f->l);
 	assert_int_equal(f->nr_failed, 1);
 	assert_string_equal(f->failed, "cannot read the file bytes for guest RAM at 0x400000: "
-				       "the file is shorter");
+				       "read error or the file is shorter");
 	assert_true(f->l.done_ns == 0);
 }
 
@@ -257,6 +258,36 @@ static void test_stop_before_done(void **state)
 	assert_true(f->l.done_ns == 0);
 }
 
+static void *touch_chunk(void *arg)
+{
+	const volatile uint8_t *p = arg;
+
+	return (void *)(uintptr_t)(*p + 1);
+}
+
+/* The VM failed to start: nobody said go, a vCPU waits for a chunk. */
+static void test_destroy_frees_a_waiter(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = { 0 };
+	struct pollfd p;
+	pthread_t t;
+	void *got;
+
+	if (!userfaultfd_allowed())
+		skip();
+	record(f);
+	assert_int_equal(lazy_load_start(&f->l, false, &err), 0);
+	assert_int_equal(pthread_create(&t, NULL, touch_chunk, guest_mem_ptr(&f->mem, GPA_C, 1)),
+			 0);
+	/* Its fault is queued (the loader reads nothing before go). */
+	p = (struct pollfd){ .fd = f->l.uffd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, -1), 1);
+	lazy_load_destroy(&f->l);
+	assert_int_equal(pthread_join(t, &got), 0);
+	assert_int_equal((uintptr_t)got, 1); /* a zero, not the file's byte */
+}
+
 static void test_add_checks_ranges(void **state)
 {
 	struct fixture *f = *state;
@@ -286,6 +317,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_thread_init_failure_is_reported, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stop_before_done, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_frees_a_waiter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_checks_ranges, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
