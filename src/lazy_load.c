@@ -11,18 +11,10 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lazy_load.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "vm.h"
 
 void lazy_load_init(struct lazy_load *l, const struct guest_mem *mem)
 {
@@ -117,6 +109,7 @@ static int cmp_u64(const void *a, const void *b)
 static int list_chunks(struct lazy_load *l)
 {
 	unsigned int n = 0;
+	uint64_t *gpas;
 
 	for (unsigned int i = 0; i < l->nr_ranges; i++) {
 		const struct lazy_range *r = &l->ranges[i];
@@ -124,57 +117,69 @@ static int list_chunks(struct lazy_load *l)
 		n += (unsigned int)(((r->gpa + r->len + LAZY_LOAD_CHUNK - 1) / LAZY_LOAD_CHUNK) -
 				    r->gpa / LAZY_LOAD_CHUNK);
 	}
+	gpas = calloc(n ? n : 1, sizeof(*gpas));
 	l->chunks = calloc(n ? n : 1, sizeof(*l->chunks));
-	l->filled = calloc(n ? n : 1, sizeof(*l->filled));
-	if (!l->chunks || !l->filled)
+	if (!gpas || !l->chunks) {
+		free(gpas);
 		return -ENOMEM;
+	}
 	n = 0;
 	for (unsigned int i = 0; i < l->nr_ranges; i++) {
 		const struct lazy_range *r = &l->ranges[i];
 
 		for (uint64_t c = r->gpa & ~(LAZY_LOAD_CHUNK - 1); c < r->gpa + r->len;
 		     c += LAZY_LOAD_CHUNK)
-			l->chunks[n++] = c;
+			gpas[n++] = c;
 	}
-	qsort(l->chunks, n, sizeof(*l->chunks), cmp_u64);
-	l->nr_chunks = 0;
+	qsort(gpas, n, sizeof(*gpas), cmp_u64);
 	for (unsigned int i = 0; i < n; i++) {
-		if (l->nr_chunks == 0 || l->chunks[l->nr_chunks - 1] != l->chunks[i])
-			l->chunks[l->nr_chunks++] = l->chunks[i];
+		struct lazy_chunk *c = &l->chunks[l->nr_chunks];
+
+		if (l->nr_chunks && c[-1].gpa == gpas[i])
+			continue;
+		c->gpa = gpas[i];
+		c->host = guest_mem_ptr(l->mem, gpas[i], LAZY_LOAD_CHUNK);
+		l->nr_chunks++;
 	}
+	free(gpas);
 	return 0;
 }
 
-/* The chunk's host address when it can be filled lazily, else NULL. */
-static uint8_t *lazy_chunk_host(const struct lazy_load *l, uint64_t gpa)
+/* The first chunk from @i on that is not in RAM yet, or nr_chunks. */
+static unsigned int next_unfilled(const struct lazy_load *l, unsigned int i)
 {
-	unsigned char resident[LAZY_LOAD_CHUNK / 4096];
-	uint8_t *p = guest_mem_ptr(l->mem, gpa, LAZY_LOAD_CHUNK);
-
-	/* Not all RAM (the end of a region), or not a 2 MiB page of ours. */
-	if (!p || ((uintptr_t)p & (LAZY_LOAD_CHUNK - 1)) || !l->mem->owns_mapping)
-		return NULL;
-	/* Someone wrote there already: mremap() would throw that away. */
-	if (mincore(p, LAZY_LOAD_CHUNK, resident))
-		return NULL;
-	for (size_t i = 0; i < sizeof(resident); i++) {
-		if (resident[i] & 1)
-			return NULL;
-	}
-	return p;
+	while (i < l->nr_chunks && atomic_load(&l->chunks[i].filled))
+		i++;
+	return i;
 }
 
-/* Read chunk @i's bytes straight into guest RAM. */
-static int fill_in_place(struct lazy_load *l, unsigned int i, struct error *err)
+/* Can @c be filled later, by moving a 2 MiB page of ours over it? */
+static bool can_fill_lazily(const struct lazy_load *l, const struct lazy_chunk *c)
+{
+	unsigned char resident[LAZY_LOAD_CHUNK / 4096];
+
+	if (!c->host || ((uintptr_t)c->host & (LAZY_LOAD_CHUNK - 1)) || !l->mem->owns_mapping)
+		return false;
+	/* Someone wrote there already: mremap() would throw that away. */
+	if (mincore(c->host, LAZY_LOAD_CHUNK, resident))
+		return false;
+	for (size_t i = 0; i < sizeof(resident); i++) {
+		if (resident[i] & 1)
+			return false;
+	}
+	return true;
+}
+
+/* Read @c's bytes straight into guest RAM. */
+static int fill_in_place(struct lazy_load *l, struct lazy_chunk *c, struct error *err)
 {
 	uint64_t bad = 0;
-	int ret = read_span(l, l->chunks[i], LAZY_LOAD_CHUNK, NULL, &bad);
-
 	char msg[256];
+	int ret = read_span(l, c->gpa, LAZY_LOAD_CHUNK, NULL, &bad);
 
 	if (ret)
 		return error_set(err, read_error(msg, sizeof(msg), ret, bad), "%s", msg);
-	atomic_store(&l->filled[i], true);
+	atomic_store(&c->filled, true);
 	return 0;
 }
 
@@ -205,13 +210,12 @@ static int uffd_register(int uffd, void *p, uint64_t len)
 }
 
 /*
- * Put chunk @i together in a 2 MiB buffer of its own and move that over the
+ * Put @c together in a 2 MiB buffer of its own and move that over the
  * registered, still empty chunk: whoever waits on it finds it full.
  */
-static int fill_by_move(struct lazy_load *l, unsigned int i, char *msg, size_t msg_len)
+static int fill_by_move(struct lazy_load *l, struct lazy_chunk *c, char *msg, size_t msg_len)
 {
-	uint8_t *dst = guest_mem_ptr(l->mem, l->chunks[i], LAZY_LOAD_CHUNK);
-	uint8_t *raw, *buf;
+	uint8_t *dst = c->host, *raw, *buf;
 	uint64_t bad = 0;
 	int ret;
 
@@ -228,7 +232,7 @@ static int fill_by_move(struct lazy_load *l, unsigned int i, char *msg, size_t m
 	/* Like the rest of guest RAM (guest_mem_alloc()). */
 	madvise(buf, LAZY_LOAD_CHUNK, MADV_HUGEPAGE);
 	madvise(buf, LAZY_LOAD_CHUNK, MADV_DONTDUMP);
-	ret = read_span(l, l->chunks[i], LAZY_LOAD_CHUNK, buf, &bad);
+	ret = read_span(l, c->gpa, LAZY_LOAD_CHUNK, buf, &bad);
 	if (ret) {
 		munmap(buf, LAZY_LOAD_CHUNK);
 		return read_error(msg, msg_len, ret, bad);
@@ -254,26 +258,23 @@ static int fill_by_move(struct lazy_load *l, unsigned int i, char *msg, size_t m
 		munmap(buf, LAZY_LOAD_CHUNK);
 		if (ret) {
 			snprintf(msg, msg_len, "cannot fill guest RAM at 0x%llx: %s",
-				 (unsigned long long)l->chunks[i], strerror(-ret));
+				 (unsigned long long)c->gpa, strerror(-ret));
 			return ret;
 		}
 	}
-	atomic_store(&l->filled[i], true);
+	atomic_store(&c->filled, true);
 	return 0;
 }
 
-static void wake_chunk(struct lazy_load *l, unsigned int i)
+static void wake_chunk(struct lazy_load *l, const struct lazy_chunk *c)
 {
-	struct uffdio_range range = {
-		.start = (uintptr_t)guest_mem_ptr(l->mem, l->chunks[i], LAZY_LOAD_CHUNK),
-		.len = LAZY_LOAD_CHUNK,
-	};
+	struct uffdio_range range = { .start = (uintptr_t)c->host, .len = LAZY_LOAD_CHUNK };
 
 	ioctl(l->uffd, UFFDIO_WAKE, &range);
 }
 
-/* The chunk someone waits for, or -1 when nobody does. */
-static int next_fault(struct lazy_load *l)
+/* The chunk someone waits for, or NULL when nobody does. */
+static struct lazy_chunk *next_fault(struct lazy_load *l)
 {
 	struct uffd_msg msg;
 
@@ -282,23 +283,23 @@ static int next_fault(struct lazy_load *l)
 
 		if (msg.event != UFFD_EVENT_PAGEFAULT)
 			continue;
+		/* Only registered chunks fault, and those have a host address. */
 		for (unsigned int i = 0; i < l->nr_chunks; i++) {
-			uint8_t *p = guest_mem_ptr(l->mem, l->chunks[i], LAZY_LOAD_CHUNK);
+			struct lazy_chunk *c = &l->chunks[i];
 
-			if (p && addr >= p && addr < p + LAZY_LOAD_CHUNK)
-				return (int)i;
+			if (c->host && addr >= c->host && addr < c->host + LAZY_LOAD_CHUNK)
+				return c;
 		}
 	}
-	return -1;
+	return NULL;
 }
 
 static void *loader_thread(void *opaque)
 {
 	struct lazy_load *l = opaque;
 	struct error err = { 0 };
-	char msg[256];
 	unsigned int next = 0;
-
+	char msg[256];
 	sigset_t all;
 
 	/* Signals are for the main thread (vm_wait()) and the vCPU kicks. */
@@ -317,31 +318,26 @@ static void *loader_thread(void *opaque)
 		pthread_cond_wait(&l->cond, &l->lock);
 	pthread_mutex_unlock(&l->lock);
 	while (!atomic_load(&l->stop)) {
-		int i = next_fault(l);
+		struct lazy_chunk *c = next_fault(l);
 
-		if (i >= 0) {
-			atomic_fetch_add(&l->nr_faults, !atomic_load(&l->filled[i]));
+		if (c) {
+			atomic_fetch_add(&l->nr_faults, !atomic_load(&c->filled));
 		} else {
-			while (next < l->nr_chunks && atomic_load(&l->filled[next]))
-				next++;
+			next = next_unfilled(l, next);
 			if (next == l->nr_chunks)
 				break;
-			i = (int)next;
+			c = &l->chunks[next];
 		}
-		if (!atomic_load(&l->filled[i]) &&
-		    fill_by_move(l, (unsigned int)i, msg, sizeof(msg))) {
+		if (!atomic_load(&c->filled) && fill_by_move(l, c, msg, sizeof(msg))) {
 			if (l->failed)
 				l->failed(l->opaque, msg);
 			break;
 		}
-		wake_chunk(l, (unsigned int)i);
+		wake_chunk(l, c);
 	}
 	/* A stop can come right after the last chunk: count, do not guess. */
-	next = 0;
-	while (next < l->nr_chunks && atomic_load(&l->filled[next]))
-		next++;
-	if (next == l->nr_chunks)
-		atomic_store(&l->done_ns, now_ns());
+	if (next_unfilled(l, 0) == l->nr_chunks)
+		atomic_store(&l->done_ns, monotonic_ns());
 out:
 	/* Closing drops every registration left: a waiter finds zeroes. */
 	close(l->uffd);
@@ -358,37 +354,33 @@ int lazy_load_start(struct lazy_load *l, bool eager, struct error *err)
 				 strerror(-ret));
 	if (!eager && l->nr_chunks)
 		l->uffd = uffd_open();
-	for (unsigned int i = 0; i < l->nr_chunks; i++) {
-		uint8_t *p = l->uffd >= 0 ? lazy_chunk_host(l, l->chunks[i]) : NULL;
+	/* Registered chunks wait for the thread; the rest are read below. */
+	for (unsigned int i = 0; l->uffd >= 0 && i < l->nr_chunks; i++) {
+		struct lazy_chunk *c = &l->chunks[i];
 
-		if (p && uffd_register(l->uffd, p, LAZY_LOAD_CHUNK) == 0)
+		c->registered = can_fill_lazily(l, c) &&
+				uffd_register(l->uffd, c->host, LAZY_LOAD_CHUNK) == 0;
+		l->lazy |= c->registered;
+	}
+	if (l->lazy && pthread_create(&l->thread, NULL, loader_thread, l) != 0)
+		l->lazy = false;
+	if (!l->lazy && l->uffd >= 0) {
+		/* No thread: the close drops every registration. */
+		close(l->uffd);
+		l->uffd = -1;
+	}
+	for (unsigned int i = 0; i < l->nr_chunks; i++) {
+		struct lazy_chunk *c = &l->chunks[i];
+
+		if (l->lazy && c->registered)
 			continue;
-		ret = fill_in_place(l, i, err);
+		ret = fill_in_place(l, c, err);
 		if (ret)
 			return ret;
 		l->nr_eager++;
 	}
-	if (l->uffd >= 0 && l->nr_eager < l->nr_chunks) {
-		ret = pthread_create(&l->thread, NULL, loader_thread, l);
-		if (ret) {
-			/* Unregistered by the close: read the rest in now. */
-			close(l->uffd);
-			l->uffd = -1;
-			for (unsigned int i = 0; i < l->nr_chunks && !ret; i++)
-				ret = atomic_load(&l->filled[i]) ? 0 : fill_in_place(l, i, err);
-			if (!ret)
-				atomic_store(&l->done_ns, now_ns());
-			l->nr_eager = l->nr_chunks;
-			return ret;
-		}
-		l->thread_started = true;
-		l->lazy = true;
-		return 0;
-	}
-	if (l->uffd >= 0)
-		close(l->uffd);
-	l->uffd = -1;
-	atomic_store(&l->done_ns, now_ns());
+	if (!l->lazy)
+		atomic_store(&l->done_ns, monotonic_ns());
 	return 0;
 }
 
@@ -401,11 +393,10 @@ void lazy_load_destroy(struct lazy_load *l)
 {
 	if (!l->mem)
 		return;
-	if (l->thread_started) {
+	if (l->lazy) {
 		atomic_store(&l->stop, true);
 		lazy_load_go(l);
 		pthread_join(l->thread, NULL);
-		l->thread_started = false;
 	}
 	if (l->uffd >= 0)
 		close(l->uffd);
@@ -417,8 +408,6 @@ void lazy_load_destroy(struct lazy_load *l)
 	pthread_cond_destroy(&l->cond);
 	l->mem = NULL; /* destroyed: a second call does nothing */
 	free(l->chunks);
-	free(l->filled);
 	l->chunks = NULL;
-	l->filled = NULL;
 	l->nr_chunks = 0;
 }

@@ -14,9 +14,10 @@
  *
  * Chunks that already hold something (a loader wrote boot tables there;
  * told by mincore(), so a page written and swapped out before the VM
- * starts would be missed) and all of them when userfaultfd is not available (an unprivileged user
- * without vm.unprivileged_userfaultfd) are read in before lazy_load_start()
- * returns, as is everything with lazy_load_now().
+ * starts would be missed), and all of them when userfaultfd is not
+ * available (an unprivileged user without vm.unprivileged_userfaultfd), are
+ * read in before lazy_load_start() returns, as is everything with
+ * lazy_load_now().
  */
 #ifndef KVMINI_LAZY_LOAD_H
 #define KVMINI_LAZY_LOAD_H
@@ -44,13 +45,16 @@ struct lazy_load {
 	struct lazy_range ranges[LAZY_LOAD_MAX_RANGES];
 	unsigned int nr_ranges;
 
-	/* The chunks the loader thread fills, by guest-physical address. */
-	uint64_t *chunks;
-	atomic_bool *filled;
+	/* The chunks the ranges touch, by guest-physical address. */
+	struct lazy_chunk {
+		uint64_t gpa;
+		uint8_t *host; /* NULL: not all of it is RAM (the end of a region) */
+		bool registered; /* with the userfaultfd: the loader thread fills it */
+		atomic_bool filled;
+	} * chunks;
 	unsigned int nr_chunks;
 	int uffd;
 	pthread_t thread;
-	bool thread_started;
 	atomic_bool stop;
 	/* The loader waits for lazy_load_go() (or the stop) before it works. */
 	pthread_mutex_t lock;
@@ -68,8 +72,8 @@ struct lazy_load {
 	/* Results, for --stats and the tests. */
 	atomic_uint nr_faults; /* chunks filled first because someone touched them */
 	unsigned int nr_eager; /* chunks read in before lazy_load_start() returned */
-	atomic_uint_fast64_t done_ns; /* CLOCK_MONOTONIC when all was in RAM; 0: not yet */
-	bool lazy; /* a loader thread ran (userfaultfd was available) */
+	atomic_uint_fast64_t done_ns; /* monotonic_ns() when all was in RAM; 0: not yet */
+	bool lazy; /* a loader thread was started (userfaultfd was available) */
 };
 
 void lazy_load_init(struct lazy_load *l, const struct guest_mem *mem);
@@ -98,8 +102,8 @@ void lazy_load_go(struct lazy_load *l);
 int lazy_load_now(struct lazy_load *l, struct error *err);
 
 /*
- * Stop the loader thread and release everything (a second call does
- * nothing). Whatever is not loaded by then reads as zeroes, and whoever
+ * Stop the loader thread and release everything (a second call, or one on
+ * a zeroed struct lazy_load, does nothing). Whatever is not loaded by then reads as zeroes, and whoever
  * waited for it goes on: call it before joining vCPU or I/O threads that
  * may wait, and before guest RAM goes away.
  */

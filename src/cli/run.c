@@ -439,7 +439,7 @@ static int setup_seccomp(struct run_options *o, struct machine *m, struct consol
 	m->vm.vcpu_thread_init = vcpu_filter;
 	m->vm.threads_started = main_filter;
 	m->vm.thread_init_opaque = o;
-	m->loader_thread_init = loader_filter;
+	m->loader.thread_init = loader_filter;
 	for (unsigned int i = 0; i < m->pci.nr_slots; i++)
 		m->pci.slots[i].loop.thread_init = io_filter;
 	con->thread_init = console_filter;

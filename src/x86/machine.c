@@ -221,6 +221,13 @@ static int map_boot_files(const struct machine_config *cfg, struct mapped_file *
 	return ret;
 }
 
+static void loader_failed(void *opaque, const char *msg)
+{
+	struct machine *m = opaque;
+
+	vm_request_stop(&m->vm, VM_STOP_ERROR, KVMINI_EXIT_ERROR, "%s", msg);
+}
+
 static int load_kernel(struct machine *m, const struct machine_config *cfg,
 		       const struct mapped_file *kernel, const struct mapped_file *initrd,
 		       struct error *err)
@@ -240,7 +247,8 @@ static int load_kernel(struct machine *m, const struct machine_config *cfg,
 
 	if (cfg->kernel_load != KERNEL_LOAD_MAP) {
 		lazy_load_init(&m->loader, &m->vm.mem);
-		m->loader_ready = true;
+		m->loader.failed = loader_failed;
+		m->loader.opaque = m;
 		img.lazy = &m->loader;
 		img.initrd_fd = initrd->fd;
 		img.initrd_fd_valid = initrd->fd >= 0;
@@ -308,23 +316,12 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct e
 	return ret;
 }
 
-static void loader_failed(void *opaque, const char *msg)
-{
-	struct machine *m = opaque;
-
-	vm_request_stop(&m->vm, VM_STOP_ERROR, KVMINI_EXIT_ERROR, "%s", msg);
-}
-
 int machine_run(struct machine *m, struct error *err)
 {
 	int ret = 0, status;
 
-	if (m->load_lazily) {
-		m->loader.thread_init = m->loader_thread_init;
-		m->loader.failed = loader_failed;
-		m->loader.opaque = m;
+	if (m->load_lazily)
 		ret = lazy_load_start(&m->loader, false, err);
-	}
 	if (!ret)
 		ret = machine_pci_start(&m->pci, err);
 	if (!ret)
@@ -341,12 +338,13 @@ int machine_run(struct machine *m, struct error *err)
 
 void machine_destroy(struct machine *m)
 {
-	/* vCPUs, then I/O threads, then guest memory: each uses the next. */
-	/* The loader first: a vCPU or device waiting for a chunk (when the
-	 * VM failed to start before lazy_load_go()) can then be joined. */
-	if (m->loader_ready)
-		lazy_load_destroy(&m->loader);
-	m->loader_ready = false;
+	/*
+	 * The loader, then vCPUs, then I/O threads, then guest memory: a vCPU
+	 * or device may wait for the loader (when the VM failed to start
+	 * before lazy_load_go()), and each uses the next. Never set up (map
+	 * mode): machine_create() zeroed it, and that is a no-op.
+	 */
+	lazy_load_destroy(&m->loader);
 	vm_stop_vcpus(&m->vm);
 	machine_pci_destroy(&m->pci);
 	vm_destroy(&m->vm);

@@ -58,11 +58,10 @@ struct machine {
 	struct exit_port kvmini_exit;
 	struct machine_pci pci;
 	struct boot_entry entry;
+	/* The kernel and initrd loader (not --kernel-load map); kvmini sets
+	 * its thread_init to load the loader's seccomp filter. */
 	struct lazy_load loader;
-	bool loader_ready; /* loader set up: lazy_load_destroy() it */
 	bool load_lazily; /* machine_run() starts the loader */
-	/* Runs first on the loader thread (kvmini loads its seccomp filter). */
-	int (*loader_thread_init)(void *opaque, struct error *err);
 	void (*guest_ready)(void *opaque);
 	void *guest_ready_opaque;
 	bool devices_ready;

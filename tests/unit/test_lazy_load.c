@@ -124,6 +124,17 @@ static bool userfaultfd_allowed(void)
 	return true;
 }
 
+/* lazy_load_start() with a loader thread; @go: tell it to start. */
+static void start_lazily(struct fixture *f, bool go)
+{
+	struct error err = { 0 };
+
+	assert_int_equal(lazy_load_start(&f->l, false, &err), 0);
+	assert_true(f->l.lazy);
+	if (go)
+		lazy_load_go(&f->l);
+}
+
 static void test_now_reads_everything(void **state)
 {
 	struct fixture *f = *state;
@@ -150,15 +161,13 @@ static int wait_for_a_fault(void *opaque, struct error *err)
 static void test_background_fills_what_is_touched(void **state)
 {
 	struct fixture *f = *state;
-	struct error err = { 0 };
 	const volatile uint8_t *ram = guest_mem_ptr(&f->mem, 0, RAM);
 
 	if (!userfaultfd_allowed())
 		skip();
 	f->l.thread_init = wait_for_a_fault;
 	record(f);
-	assert_int_equal(lazy_load_start(&f->l, false, &err), 0);
-	lazy_load_go(&f->l);
+	start_lazily(f, true);
 	assert_true(f->l.lazy);
 	assert_int_equal(f->l.nr_eager, 0);
 	/* The last chunk first (this waits for it), then the rest. */
@@ -173,7 +182,6 @@ static void test_background_fills_what_is_touched(void **state)
 static void test_written_chunk_is_read_at_once(void **state)
 {
 	struct fixture *f = *state;
-	struct error err = { 0 };
 	uint8_t *ram = guest_mem_ptr(&f->mem, 0, RAM);
 
 	if (!userfaultfd_allowed())
@@ -182,8 +190,7 @@ static void test_written_chunk_is_read_at_once(void **state)
 	/* A boot table in the chunk of the 12 MiB copy, outside the range:
 	 * moving a fresh chunk over it would lose it. */
 	ram[GPA_C + LEN_C + 10] = 0xab;
-	assert_int_equal(lazy_load_start(&f->l, false, &err), 0);
-	lazy_load_go(&f->l);
+	start_lazily(f, true);
 	assert_int_equal(f->l.nr_eager, 1);
 	assert_int_equal(ram[GPA_C + LEN_C + 10], 0xab);
 	ram[GPA_C + LEN_C + 10] = 0;
@@ -204,14 +211,12 @@ static void test_short_file_now(void **state)
 static void test_short_file_in_background(void **state)
 {
 	struct fixture *f = *state;
-	struct error err = { 0 };
 	const volatile uint8_t *ram = guest_mem_ptr(&f->mem, 0, RAM);
 
 	if (!userfaultfd_allowed())
 		skip();
 	assert_int_equal(lazy_load_add(&f->l, 4 * MIB, MIB, f->fd, FILE_SIZE - 100), 0);
-	assert_int_equal(lazy_load_start(&f->l, false, &err), 0);
-	lazy_load_go(&f->l);
+	start_lazily(f, true);
 	/* Whoever waited gets zeroes, not a hang; the failure is reported. */
 	assert_int_equal(ram[4 * MIB + 200], 0);
 	lazy_load_destroy(&f->l);
@@ -229,15 +234,13 @@ static int failing_init(void *opaque, struct error *err)
 static void test_thread_init_failure_is_reported(void **state)
 {
 	struct fixture *f = *state;
-	struct error err = { 0 };
 	const volatile uint8_t *ram = guest_mem_ptr(&f->mem, 0, RAM);
 
 	if (!userfaultfd_allowed())
 		skip();
 	f->l.thread_init = failing_init;
 	record(f);
-	assert_int_equal(lazy_load_start(&f->l, false, &err), 0);
-	lazy_load_go(&f->l);
+	start_lazily(f, true);
 	assert_int_equal(ram[GPA_A], 0);
 	lazy_load_destroy(&f->l);
 	assert_string_equal(f->failed, "no filter for you");
@@ -246,12 +249,11 @@ static void test_thread_init_failure_is_reported(void **state)
 static void test_stop_before_done(void **state)
 {
 	struct fixture *f = *state;
-	struct error err = { 0 };
 
 	if (!userfaultfd_allowed())
 		skip();
 	record(f);
-	assert_int_equal(lazy_load_start(&f->l, false, &err), 0);
+	start_lazily(f, false);
 	/* Never told to go: it ends at the stop, having loaded nothing. */
 	lazy_load_destroy(&f->l);
 	assert_int_equal(f->nr_failed, 0);
@@ -269,7 +271,6 @@ static void *touch_chunk(void *arg)
 static void test_destroy_frees_a_waiter(void **state)
 {
 	struct fixture *f = *state;
-	struct error err = { 0 };
 	struct pollfd p;
 	pthread_t t;
 	void *got;
@@ -277,7 +278,7 @@ static void test_destroy_frees_a_waiter(void **state)
 	if (!userfaultfd_allowed())
 		skip();
 	record(f);
-	assert_int_equal(lazy_load_start(&f->l, false, &err), 0);
+	start_lazily(f, false);
 	assert_int_equal(pthread_create(&t, NULL, touch_chunk, guest_mem_ptr(&f->mem, GPA_C, 1)),
 			 0);
 	/* Its fault is queued (the loader reads nothing before go). */
