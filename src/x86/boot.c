@@ -170,7 +170,7 @@ int boot_put_file_bytes(const struct guest_mem *mem, const struct boot_image *im
 			return r;
 		return guest_mem_load_file(mem, gpa, src, len, fd, offset, GUEST_MEM_READ);
 	}
-	return guest_mem_load_file(mem, gpa, src, len, fd, offset, img->kernel_load);
+	return guest_mem_load_file(mem, gpa, src, len, fd, offset, GUEST_MEM_MAP);
 }
 
 int boot_put_initrd(const struct guest_mem *mem, const struct boot_image *img, uint64_t lowest,

@@ -46,11 +46,10 @@ struct boot_image {
 	size_t initrd_size;
 	const char *cmdline; /* NUL-terminated */
 	const char *initrd_name; /* Multiboot module string; may be NULL */
-	/* The kernel file, for mapping ELF segments (or reading them into RAM,
-	 * as kernel_load says) instead of copying them from @kernel. */
+	/* The kernel file, for mapping ELF segments instead of copying them
+	 * from @kernel (or for loading them lazily). */
 	int kernel_fd;
 	bool kernel_fd_valid;
-	enum guest_mem_load kernel_load; /* zero: GUEST_MEM_MAP */
 	/* The initrd file (initrd_fd_valid), for loading it lazily. */
 	int initrd_fd;
 	bool initrd_fd_valid;

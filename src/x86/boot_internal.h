@@ -144,7 +144,7 @@ int elf_copy_segments(const struct guest_mem *mem, const struct boot_image *img,
 /*
  * @len bytes at @offset of a file (@src holds them; @fd is the file or -1)
  * into guest RAM at @gpa: recorded in img->lazy when there is one and a
- * file, else loaded as img->kernel_load says (guest_mem_load_file()).
+ * file, else mapped from the file or copied (guest_mem_load_file()).
  * 0, -EFAULT (not all guest RAM), or the read or mmap error.
  */
 int boot_put_file_bytes(const struct guest_mem *mem, const struct boot_image *img, uint64_t gpa,

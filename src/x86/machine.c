@@ -241,7 +241,6 @@ static int load_kernel(struct machine *m, const struct machine_config *cfg,
 		.initrd_name = cfg->initrd_name,
 		.kernel_fd = kernel->fd,
 		.kernel_fd_valid = kernel->fd >= 0,
-		.kernel_load = GUEST_MEM_MAP,
 	};
 	int ret;
 

@@ -35,8 +35,8 @@
 #define FUZZ_BOOT_CMDLINE 0x02 /* pass the command line (else NULL) */
 #define FUZZ_BOOT_NAME 0x04 /* pass the initrd name (else NULL) */
 #define FUZZ_BOOT_FD 0x08 /* give the loader the kernel as a file (memfd) too */
-#define FUZZ_BOOT_READ 0x10 /* with FUZZ_BOOT_FD: read ELF segments, do not map them */
-#define FUZZ_BOOT_LAZY 0x20 /* with FUZZ_BOOT_FD: record them for lazy_load_now() */
+/* 0x10 read ELF segments instead of mapping them: now what 0x20 does */
+#define FUZZ_BOOT_LAZY 0x20 /* with FUZZ_BOOT_FD: record them, lazy_load_now() reads */
 
 #define FUZZ_BOOT_HEADER 12
 #define FUZZ_BOOT_RAM_MAX ((2ULL << 20) + 255 * (256ULL << 10))
@@ -160,7 +160,6 @@ static inline int fuzz_boot_run(const uint8_t *data, size_t size, fuzz_boot_load
 			abort();
 		img.kernel_fd = fb->memfd;
 		img.kernel_fd_valid = true;
-		img.kernel_load = flags & FUZZ_BOOT_READ ? GUEST_MEM_READ : GUEST_MEM_MAP;
 		if (flags & FUZZ_BOOT_LAZY) {
 			lazy_load_init(&lazy, &mem);
 			img.lazy = &lazy;

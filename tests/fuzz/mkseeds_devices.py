@@ -10,7 +10,7 @@ import sys
 MIB = 1 << 20
 
 # fuzz_boot.h flags
-INITRD, CMDLINE, NAME, FD, READ, LAZY = 1, 2, 4, 8, 0x10, 0x20
+INITRD, CMDLINE, NAME, FD, LAZY = 1, 2, 4, 8, 0x20
 
 
 def ram_steps(mib):
