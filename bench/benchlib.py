@@ -5,6 +5,7 @@ under kvmini and under QEMU, run one guest command per boot through
 kvmini-init's kvmini.cmd protocol, and print medians side by side.
 """
 import argparse
+import glob
 import os
 import re
 import select
@@ -127,3 +128,157 @@ def fmt(v):
 
 def ratio(a, b):
     return f"{a / b:.2f}" if a is not None and b else "n/a"
+
+
+# SVM and VMX exit codes worth a name (arch/x86/include/uapi/asm/{svm,vmx}.h).
+SVM_EXITS = {0x60: "intr", 0x61: "nmi", 0x64: "vintr", 0x65: "cr0_sel_write", 0x6e: "rdtsc",
+             0x72: "cpuid", 0x74: "iret", 0x77: "pause", 0x78: "hlt", 0x79: "invlpg",
+             0x7b: "io", 0x7c: "msr", 0x81: "vmmcall", 0x8d: "xsetbv", 0x400: "npf",
+             0x401: "avic_ipi", 0x402: "avic_unaccelerated"}
+VMX_EXITS = {1: "external_interrupt", 7: "interrupt_window", 10: "cpuid", 12: "hlt",
+             28: "cr_access", 30: "io", 31: "msr_read", 32: "msr_write", 40: "pause",
+             44: "apic_access", 45: "eoi_induced", 48: "ept_violation", 49: "ept_misconfig",
+             56: "apic_write"}
+MSR_NAMES = {0x6e0: "tsc_deadline", 0x80b: "x2apic_eoi", 0x830: "x2apic_icr",
+             0x838: "x2apic_tmict", 0x4b564d04: "kvm_pv_eoi_en"}
+
+
+def cpu_snapshot():
+    """({thread id: (name, user s, sys s)}, {"[/proc/stat state]": seconds})
+    right now. Numbers in names become N (vhost-1234: vhost-N), and kworker
+    names lose their changing work-queue suffix."""
+    tick = os.sysconf("SC_CLK_TCK")
+    threads = {}
+    for stat in glob.glob("/proc/[0-9]*/task/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                text = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        name = re.sub(r"[0-9]+", "N", text[text.index("(") + 1:text.rindex(")")])
+        if name.startswith("kworker"):
+            name = "kworker"
+        fields = text[text.rindex(")") + 2:].split()
+        # utime includes time in a guest, so a vCPU thread's sys is KVM's own.
+        threads[stat] = (name, int(fields[11]) / tick, int(fields[12]) / tick)
+    with open("/proc/stat") as f:
+        cpu = [int(x) / tick for x in f.readline().split()[1:8]]
+    states = dict(zip(("[user]", "[nice]", "[system]", "[idle]", "[iowait]", "[irq]",
+                       "[softirq]"), cpu))
+    return threads, states
+
+
+def cpu_delta(before, after):
+    """{"name:user", "name:sys" or "[state]": seconds} between two snapshots."""
+    res = {}
+    for tid, (name, user, sys_) in after[0].items():
+        _, user0, sys0 = before[0].get(tid, (name, 0, 0))
+        for key, secs in ((name + ":user", user - user0), (name + ":sys", sys_ - sys0)):
+            if secs > 0:
+                res[key] = res.get(key, 0) + secs
+    for state, secs in after[1].items():
+        if secs - before[1].get(state, 0) > 0:
+            res[state] = secs - before[1].get(state, 0)
+    return res
+
+
+class KvmTrace:
+    """Counts KVM events while a step of a benchmark runs, through tracefs
+    histogram triggers (no ring buffer to overflow): exits by reason, MSR
+    accesses, port I/O, MMIO, injected interrupts and exits to the VMM; and
+    CPU time by thread name and state (threads that ended meanwhile count
+    only in the states). Needs root and a kernel
+    with CONFIG_HIST_TRIGGERS; check() says what is missing."""
+
+    TRACEFS = "/sys/kernel/tracing"
+    EVENTS = {  # event: its histogram's keys
+        "kvm_exit": "exit_reason,isa",
+        "kvm_msr": "ecx,write",
+        "kvm_pio": "port,rw",
+        "kvm_mmio": "gpa,type",
+        "kvm_inj_virq": "vector",
+        "kvm_userspace_exit": "reason",
+    }
+    KEY_LINE = re.compile(r"^\{ (.*) \} hitcount:\s*(\d+)")
+
+    def __init__(self, prog):
+        self.prog = prog
+
+    def check(self):
+        if not os.path.isdir(os.path.join(self.TRACEFS, "events")):
+            subprocess.run(["mount", "-t", "tracefs", "none", self.TRACEFS],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for ev in self.EVENTS:
+            if not os.path.exists(self._path(ev, "hist")):
+                fail(self.prog, f"no {self._path(ev, 'hist')}: needs root, tracefs and "
+                                "a kernel with CONFIG_HIST_TRIGGERS")
+
+    def _path(self, event, name):
+        return os.path.join(self.TRACEFS, "events", "kvm", event, name)
+
+    def _trigger(self, event, on):
+        keys = self.EVENTS[event]
+        spec = f"hist:keys={keys}:sort=hitcount.descending:size=8192"
+        with open(self._path(event, "trigger"), "w") as f:
+            f.write(spec if on else "!" + spec)
+
+    def start(self):
+        self.cpu0 = cpu_snapshot()
+        for ev in self.EVENTS:
+            self._trigger(ev, True)
+
+    def stop(self):
+        """{event: {key text: count}} since start(), and under "cpu" the CPU
+        time (seconds) by thread name and by /proc/stat state; the triggers
+        are removed."""
+        res = {"cpu": cpu_delta(self.cpu0, cpu_snapshot())}
+        for ev in self.EVENTS:
+            counts = {}
+            with open(self._path(ev, "hist")) as f:
+                for line in f:
+                    m = self.KEY_LINE.match(line.strip())
+                    if m:
+                        name = self._name(ev, dict(re.findall(r"(\w+):\s*([^,\s]+)",
+                                                              m.group(1))))
+                        counts[name] = counts.get(name, 0) + int(m.group(2))
+            self._trigger(ev, False)
+            res[ev] = counts
+        return res
+
+    @staticmethod
+    def _name(event, f):
+        if event == "kvm_exit":
+            code = int(f.get("exit_reason", "0"))
+            table = SVM_EXITS if f.get("isa") == "2" else VMX_EXITS
+            return table.get(code, hex(code))
+        if event == "kvm_msr":
+            ecx = int(f.get("ecx", "0"))
+            rw = "write" if f.get("write") == "1" else "read"
+            return f"{MSR_NAMES.get(ecx, hex(ecx))} {rw}"
+        if event == "kvm_pio":
+            return f"port {int(f.get('port', '0')):#x} {'out' if f.get('rw') == '1' else 'in'}"
+        if event == "kvm_mmio":
+            gpa = int(f.get("gpa", "0"), 0)
+            return f"{gpa & ~0xfff:#x} page, type {f.get('type')}"
+        if event == "kvm_userspace_exit":
+            return f"reason {f.get('reason')}"
+        return f"vector {f.get('vector')}"
+
+    @staticmethod
+    def summary(counts, per, unit, top=6):
+        """One line per event: the total and the commonest keys, each per @unit;
+        CPU time in milliseconds per @unit."""
+        lines = []
+        for ev, c in counts.items():
+            if ev == "cpu":
+                items = sorted(c.items(), key=lambda kv: -kv[1])[:top + 4]
+                parts = ", ".join(f"{k} {v * 1000 / per:.1f}" for k, v in items)
+                lines.append(f"  cpu ms per {unit}: {parts}")
+                continue
+            total = sum(c.values())
+            if not total:
+                continue
+            items = sorted(c.items(), key=lambda kv: -kv[1])[:top]
+            parts = ", ".join(f"{k} {v / per:.0f}" for k, v in items)
+            lines.append(f"  {ev}: {total / per:.0f} per {unit} ({parts})")
+        return lines

@@ -21,6 +21,8 @@
  *   netbench mode=recv bytes=N secs=F mbps=F sum=HEX
  *   netbench mode=rr count=N secs=F mean_us=F median_us=F min_us=F max_us=F
  *   netbench mode=rr-server count=N
+ * With -a, servers also print "netbench accepted" (flushed) once the
+ * connection is in, so a harness can time what it wraps around the transfer.
  * Errors: one line on stderr, status 1 (2 for usage errors).
  */
 #include <arpa/inet.h>
@@ -62,6 +64,7 @@ struct net_config {
 	uint64_t amount; /* bytes for send, round trips for rr; 0: only -t limits */
 	double wait_s; /* clients: retry this long; servers: accept timeout (<0: none) */
 	double runtime_s; /* 0: no time limit */
+	bool announce; /* servers: say when the connection is accepted */
 };
 
 /* Checksum state: bytes that do not fill a word yet wait in pending. */
@@ -83,6 +86,7 @@ static void usage(FILE *out)
 		"            servers: give up when nobody connects within SECS (default: wait)\n"
 		"  -t SECS   send/rr: stop after SECS even before BYTES/COUNT (0 in BYTES or\n"
 		"            COUNT: only the time limit)\n"
+		"  -a        servers: print \"netbench accepted\" when the connection is in\n"
 		"  -h        this text\n"
 		"BYTES takes K, M or G suffixes (powers of 1024). HOST is a numeric address.\n"
 		"Output: netbench mode=send|recv bytes=N secs=F mbps=F sum=HEX\n"
@@ -184,8 +188,11 @@ static int parse_args(int argc, char **argv, struct net_config *cfg)
 	int nargs, opt;
 
 	*cfg = (struct net_config){ .wait_s = -1 };
-	while ((opt = getopt(argc, argv, "+w:t:h")) != -1) {
+	while ((opt = getopt(argc, argv, "+aw:t:h")) != -1) {
 		switch (opt) {
+		case 'a':
+			cfg->announce = true;
+			break;
 		case 'w':
 			if (parse_seconds(optarg, &cfg->wait_s)) {
 				fail("-w %s: not a number of seconds", optarg);
@@ -304,6 +311,8 @@ static int accept_one(const struct net_config *cfg)
 	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		fail("accept on port %u: %s", cfg->port, strerror(errno));
+	else if (cfg->announce && (puts("netbench accepted") == EOF || fflush(stdout) != 0))
+		fail("writing to stdout: %s", strerror(errno));
 	close(lfd);
 	return fd;
 }

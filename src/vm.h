@@ -153,8 +153,9 @@ struct vm_msi_route {
 int vm_msi_alloc(void *vm, unsigned int *gsi, int *fd);
 /* Point @gsi at an MSI message, or nowhere when @masked. */
 int vm_msi_route(void *vm, unsigned int gsi, uint64_t addr, uint32_t data, bool masked);
-/* A guest MMIO write of @len bytes at @addr signals @fd (KVM_IOEVENTFD). */
-int vm_ioeventfd(void *vm, uint64_t addr, uint32_t len, int fd, bool assign);
+/* A guest write of @len bytes at @addr (a port when @pio, else MMIO) signals
+ * @fd (KVM_IOEVENTFD). */
+int vm_ioeventfd(void *vm, uint64_t addr, uint32_t len, int fd, bool pio, bool assign);
 void vm_irq_free(struct vm *vm);
 
 /* Handle one KVM exit of @vcpu; false when the vCPU must stop running. */

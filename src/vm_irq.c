@@ -121,14 +121,15 @@ int vm_msi_route(void *opaque, unsigned int gsi, uint64_t addr, uint32_t data, b
 	return ret;
 }
 
-int vm_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd, bool assign)
+int vm_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd, bool pio, bool assign)
 {
 	struct vm *vm = opaque;
 	struct kvm_ioeventfd io = {
 		.addr = addr,
 		.len = len,
 		.fd = fd,
-		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+		.flags = (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN) |
+			 (pio ? KVM_IOEVENTFD_FLAG_PIO : 0),
 	};
 
 	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;

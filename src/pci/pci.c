@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The PCI root bus: configuration space behind the type-1 ports, BAR
- * placement and MMIO routing, INTx levels. One mutex (bus->lock) covers all
+ * placement and MMIO and port routing, INTx levels. One mutex (bus->lock) covers all
  * configuration space of all devices and the BAR lookup; BAR io callbacks run
  * after it is dropped, so device MMIO handlers may take their own locks while
  * an I/O thread calls pci_device_set_intx().
@@ -21,7 +21,12 @@
 #define PCI_CAP_START 0x40
 
 #define PCI_BAR_MEM_TYPE_64 0x4
+#define PCI_BAR_SPACE_IO 0x1
+/* Memory BARs' type bits; I/O BARs are at least 16 ports, so their low four
+ * bits are never address bits either. */
 #define PCI_BAR_FLAG_BITS 0xfULL
+#define PCI_IO_BAR_MIN 16
+#define PCI_IO_BAR_MAX 256
 
 /* Error bits of the status register, cleared by writing 1. */
 #define PCI_STATUS_ERRORS 0xf900
@@ -121,6 +126,25 @@ int pci_device_add_bar(struct pci_device *dev, unsigned int bar, uint64_t size, 
 	return 0;
 }
 
+int pci_device_add_io_bar(struct pci_device *dev, unsigned int bar, uint64_t size, bus_io_fn io,
+			  void *opaque)
+{
+	uint32_t reg = PCI_BAR0 + 4 * bar;
+
+	if (bar >= PCI_NR_BARS || !io || !is_pow2(size) || size < PCI_IO_BAR_MIN ||
+	    size > PCI_IO_BAR_MAX)
+		return -EINVAL;
+	if (dev->bars[bar].size || is_upper_half(dev, bar))
+		return -EINVAL;
+	dev->bars[bar] =
+		(struct pci_bar){ .size = size, .is_io = true, .io = io, .opaque = opaque };
+	/* Only a device with ports lets the guest turn port decoding on. */
+	dev->wmask[PCI_COMMAND] |= PCI_COMMAND_IO;
+	pci_cfg_write_raw(dev, reg, PCI_BAR_SPACE_IO, 4);
+	set_wmask(dev, reg, (uint32_t)(~(size - 1) & ~PCI_BAR_FLAG_BITS), 4);
+	return 0;
+}
+
 /* The base BAR @bar decodes, from configuration space. */
 static uint64_t bar_addr(const struct pci_device *dev, unsigned int bar)
 {
@@ -149,9 +173,10 @@ static bool bar_sizing(const struct pci_device *dev, unsigned int bar)
 	       (pci_cfg_read(dev, reg + 4, 4) | (uint32_t)(mask >> 32)) == 0xffffffffu;
 }
 
-static bool memory_enabled(const struct pci_device *dev)
+static bool decoding_enabled(const struct pci_device *dev, unsigned int bar)
 {
-	return pci_cfg_read(dev, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY;
+	return pci_cfg_read(dev, PCI_COMMAND, 2) &
+	       (dev->bars[bar].is_io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY);
 }
 
 static bool in_window(uint64_t base, uint64_t size, uint64_t addr, uint64_t len)
@@ -166,9 +191,12 @@ static bool bar_decodes(const struct pci_device *dev, unsigned int bar)
 	const struct pci_bus *bus = dev->bus;
 	uint64_t addr = bar_addr(dev, bar), size = dev->bars[bar].size;
 
-	return size && memory_enabled(dev) && !bar_sizing(dev, bar) && bus &&
-	       (in_window(bus->mmio32_base, bus->mmio32_size, addr, size) ||
-		in_window(bus->mmio64_base, bus->mmio64_size, addr, size));
+	if (!size || !decoding_enabled(dev, bar) || bar_sizing(dev, bar) || !bus)
+		return false;
+	if (dev->bars[bar].is_io)
+		return in_window(bus->io_base, bus->io_size, addr, size);
+	return in_window(bus->mmio32_base, bus->mmio32_size, addr, size) ||
+	       in_window(bus->mmio64_base, bus->mmio64_size, addr, size);
 }
 
 static void snapshot_bars(const struct pci_device *dev, struct bar_state *st)
@@ -264,6 +292,12 @@ void pci_bus_init(struct pci_bus *bus, uint64_t mmio32_base, uint64_t mmio32_siz
 	init_host_bridge(bus);
 }
 
+void pci_bus_set_io_window(struct pci_bus *bus, uint64_t base, uint64_t size)
+{
+	bus->io_base = bus->io_next = base;
+	bus->io_size = size;
+}
+
 void pci_bus_free(struct pci_bus *bus)
 {
 	pthread_mutex_destroy(&bus->lock);
@@ -285,7 +319,7 @@ static int window_alloc(uint64_t base, uint64_t size, uint64_t *next, uint64_t l
 
 int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev)
 {
-	uint64_t next32, next64, addrs[PCI_NR_BARS] = { 0 };
+	uint64_t next32, next64, next_io, addrs[PCI_NR_BARS] = { 0 };
 	unsigned int slot;
 	int ret = 0;
 
@@ -303,12 +337,16 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev)
 	/* Allocate everything before committing, so a failure changes nothing. */
 	next32 = bus->mmio32_next;
 	next64 = bus->mmio64_next;
+	next_io = bus->io_next;
 	for (unsigned int i = 0; i < PCI_NR_BARS && !ret; i++) {
 		const struct pci_bar *b = &dev->bars[i];
 
 		if (!b->size)
 			continue;
-		if (b->is64 && b->size >= PCI_BAR_HIGH_MIN)
+		if (b->is_io)
+			ret = window_alloc(bus->io_base, bus->io_size, &next_io, b->size,
+					   &addrs[i]);
+		else if (b->is64 && b->size >= PCI_BAR_HIGH_MIN)
 			ret = window_alloc(bus->mmio64_base, bus->mmio64_size, &next64, b->size,
 					   &addrs[i]);
 		else
@@ -319,6 +357,7 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev)
 		goto out;
 	bus->mmio32_next = next32;
 	bus->mmio64_next = next64;
+	bus->io_next = next_io;
 
 	for (unsigned int i = 0; i < PCI_NR_BARS; i++) {
 		uint32_t reg = PCI_BAR0 + 4 * i;
@@ -332,8 +371,9 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev)
 			pci_cfg_write_raw(dev, reg + 4, (uint32_t)(addrs[i] >> 32), 4);
 		dev->bars[i].addr = addrs[i];
 	}
-	pci_cfg_write_raw(dev, PCI_COMMAND, pci_cfg_read(dev, PCI_COMMAND, 2) & ~PCI_COMMAND_MEMORY,
-			  2);
+	pci_cfg_write_raw(
+		dev, PCI_COMMAND,
+		pci_cfg_read(dev, PCI_COMMAND, 2) & ~(PCI_COMMAND_MEMORY | PCI_COMMAND_IO), 2);
 	dev->slot = slot;
 	dev->bus = bus;
 	dev->intx = bus->intx_template;
@@ -434,8 +474,9 @@ out:
 	pthread_mutex_unlock(&bus->lock);
 }
 
-/* The BAR decoding @addr, or NULL; with the bus lock held. */
-static const struct pci_bar *find_bar(const struct pci_bus *bus, uint64_t addr)
+/* The BAR decoding @addr in port (@is_io) or memory space, or NULL; with
+ * the bus lock held. */
+static const struct pci_bar *find_bar(const struct pci_bus *bus, uint64_t addr, bool is_io)
 {
 	for (unsigned int s = 0; s < PCI_MAX_SLOTS; s++) {
 		const struct pci_device *d = bus->devs[s];
@@ -443,14 +484,16 @@ static const struct pci_bar *find_bar(const struct pci_bus *bus, uint64_t addr)
 		for (unsigned int i = 0; d && i < PCI_NR_BARS; i++) {
 			const struct pci_bar *b = &d->bars[i];
 
-			if (b->decoding && addr >= b->addr && addr - b->addr < b->size)
+			if (b->decoding && b->is_io == is_io && addr >= b->addr &&
+			    addr - b->addr < b->size)
 				return b;
 		}
 	}
 	return NULL;
 }
 
-static void mmio_io(struct pci_bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+static void bar_access(struct pci_bus *bus, uint64_t addr, bool is_io, uint8_t *data, uint32_t len,
+		       bool is_write)
 {
 	const struct pci_bar *b;
 	bus_io_fn fn = NULL;
@@ -458,7 +501,7 @@ static void mmio_io(struct pci_bus *bus, uint64_t addr, uint8_t *data, uint32_t 
 	uint64_t bar_offset = 0;
 
 	pthread_mutex_lock(&bus->lock);
-	b = find_bar(bus, addr);
+	b = find_bar(bus, addr, is_io);
 	/* An access straddling the BAR's end is claimed by nobody. */
 	if (b && len <= b->size - (addr - b->addr)) {
 		fn = b->io;
@@ -478,12 +521,19 @@ void pci_mmio32_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 {
 	struct pci_bus *bus = opaque;
 
-	mmio_io(bus, bus->mmio32_base + offset, data, len, is_write);
+	bar_access(bus, bus->mmio32_base + offset, false, data, len, is_write);
 }
 
 void pci_mmio64_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct pci_bus *bus = opaque;
 
-	mmio_io(bus, bus->mmio64_base + offset, data, len, is_write);
+	bar_access(bus, bus->mmio64_base + offset, false, data, len, is_write);
+}
+
+void pci_pio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct pci_bus *bus = opaque;
+
+	bar_access(bus, bus->io_base + offset, true, data, len, is_write);
 }

@@ -2,11 +2,12 @@
 /*
  * PCI: one root bus behind a host bridge at 00:00.0, reached with type-1
  * configuration cycles (0xCF8 address, 0xCFC-0xCFF data). Devices own a
- * 256-byte configuration space with a write mask, up to six memory BARs and a
- * capability list. BARs get addresses in the 32-bit MMIO hole (64-bit BARs
- * of 256 MiB or more go above 4 GiB) when the device is added; the guest may
- * size and move them, and MMIO accesses are routed to whatever BAR currently
- * decodes the address. Nothing here knows about KVM.
+ * 256-byte configuration space with a write mask, up to six BARs and a
+ * capability list. Memory BARs get addresses in the 32-bit MMIO hole (64-bit
+ * BARs of 256 MiB or more go above 4 GiB), I/O BARs in the bus's port window,
+ * when the device is added; the guest may size and move them, and MMIO and
+ * port accesses are routed to whatever BAR currently decodes the address.
+ * Nothing here knows about KVM.
  *
  * Lock order, outermost first: a virtio transport's lock, the bus lock
  * (config space; hooks run under it), the MSI-X lock, the VM's irq_lock
@@ -43,6 +44,7 @@
 #define PCI_INTERRUPT_LINE 0x3c
 #define PCI_INTERRUPT_PIN 0x3d
 
+#define PCI_COMMAND_IO 0x1
 #define PCI_COMMAND_MEMORY 0x2
 #define PCI_COMMAND_MASTER 0x4
 #define PCI_COMMAND_INTX_DISABLE 0x400
@@ -61,10 +63,11 @@
 struct pci_device;
 
 struct pci_bar {
-	uint64_t size; /* power of two, >= 4096; 0 when the BAR is unused */
+	uint64_t size; /* power of two, >= 4096 (I/O: 16-256); 0 when unused */
 	uint64_t addr; /* guest-programmed base */
-	bool decoding; /* memory on, not being sized, inside an MMIO window */
+	bool decoding; /* memory (I/O) on, not being sized, inside a window */
 	bool is64;
+	bool is_io; /* in port space */
 	bus_io_fn io; /* accesses at offsets within the BAR */
 	void *opaque;
 };
@@ -99,6 +102,7 @@ struct pci_bus {
 	pthread_mutex_t lock; /* config space of all devices, BAR placement, INTx */
 	uint64_t mmio32_base, mmio32_size, mmio32_next;
 	uint64_t mmio64_base, mmio64_size, mmio64_next;
+	uint64_t io_base, io_size, io_next; /* port window; size 0: none */
 	struct irq_line intx_template; /* gsi filled per slot */
 };
 
@@ -111,6 +115,10 @@ void pci_bus_init(struct pci_bus *bus, uint64_t mmio32_base, uint64_t mmio32_siz
 		  uint64_t mmio64_base, uint64_t mmio64_size, const struct irq_line *intx);
 void pci_bus_free(struct pci_bus *bus);
 
+/* Give the bus a port window [@base, +@size) for I/O BARs (before devices
+ * are added; without one, adding a device with an I/O BAR fails). */
+void pci_bus_set_io_window(struct pci_bus *bus, uint64_t base, uint64_t size);
+
 /* A type-0 header with the given ids, INTA#, everything else zero. */
 void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, uint16_t device,
 		     uint32_t class_code, uint16_t subsys_vendor, uint16_t subsys_id,
@@ -119,6 +127,10 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor, 
 /* Declare memory BAR @bar (@size a power of two >= 4096). 0 or -EINVAL. */
 int pci_device_add_bar(struct pci_device *dev, unsigned int bar, uint64_t size, bool is64,
 		       bus_io_fn io, void *opaque);
+
+/* Declare I/O BAR @bar (@size a power of two, 16 to 256 ports). 0 or -EINVAL. */
+int pci_device_add_io_bar(struct pci_device *dev, unsigned int bar, uint64_t size, bus_io_fn io,
+			  void *opaque);
 
 /*
  * Append a capability: @body is everything after the id and next bytes
@@ -154,6 +166,8 @@ void pci_config_io(void *bus, uint64_t offset, uint8_t *data, uint32_t len, bool
  */
 void pci_mmio32_io(void *bus, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 void pci_mmio64_io(void *bus, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+/* The same for the port window: register [io_base, +io_size) with it. */
+void pci_pio_io(void *bus, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 
 /* Direct configuration access for device code and tests (no wmask, no
  * hooks, no lock: callers serialize, e.g. from inside a hook). Out-of-range

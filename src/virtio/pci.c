@@ -204,45 +204,53 @@ static void detach_call(void *opaque, unsigned int q)
 	pthread_mutex_unlock(&vpci->call_lock);
 }
 
-/* Called with the PCI bus lock held when BAR 0 starts or stops decoding. */
-static void set_ioeventfds(struct virtio_pci *vpci, uint64_t bar_addr, bool on)
+static void unregister_ioeventfds(struct virtio_pci *vpci, const struct virtio_pci_notify *n,
+				  unsigned int nr_queues)
 {
-	if (vpci->ioeventfds_on) {
-		for (unsigned int q = 0; q < vpci->vdev->nr_queues; q++)
-			vpci->host.ioeventfd(vpci->host.opaque,
-					     vpci->notify_addr + q * VIRTIO_PCI_NOTIFY_MULT, 2,
-					     vpci->queues[q].kick_fd, false);
-		vpci->ioeventfds_on = false;
+	for (unsigned int q = 0; q < nr_queues; q++)
+		vpci->host.ioeventfd(vpci->host.opaque, n->addr + q * n->mult, 2,
+				     vpci->queues[q].kick_fd, n->pio, false);
+}
+
+/* Called with the PCI bus lock held when a notification region's BAR
+ * starts or stops decoding (@addr: the region's new address). */
+static void set_ioeventfds(struct virtio_pci *vpci, struct virtio_pci_notify *n, uint64_t addr,
+			   bool on)
+{
+	if (n->ioeventfds_on) {
+		unregister_ioeventfds(vpci, n, vpci->vdev->nr_queues);
+		n->ioeventfds_on = false;
 	}
 	if (!on)
 		return;
-	vpci->notify_addr = bar_addr + VIRTIO_PCI_NOTIFY_OFF;
+	n->addr = addr;
 	for (unsigned int q = 0; q < vpci->vdev->nr_queues; q++) {
-		if (vpci->host.ioeventfd(vpci->host.opaque,
-					 vpci->notify_addr + q * VIRTIO_PCI_NOTIFY_MULT, 2,
-					 vpci->queues[q].kick_fd, true)) {
+		if (vpci->host.ioeventfd(vpci->host.opaque, n->addr + q * n->mult, 2,
+					 vpci->queues[q].kick_fd, n->pio, true)) {
 			/* Kicks still work, through the trapping path. */
-			virtio_dev_warn(vpci->vdev, "cannot register ioeventfd for queue %u", q);
-			for (unsigned int i = 0; i < q; i++)
-				vpci->host.ioeventfd(vpci->host.opaque,
-						     vpci->notify_addr + i * VIRTIO_PCI_NOTIFY_MULT,
-						     2, vpci->queues[i].kick_fd, false);
+			virtio_dev_warn(vpci->vdev, "cannot register %s ioeventfd for queue %u",
+					n->pio ? "port" : "MMIO", q);
+			unregister_ioeventfds(vpci, n, q);
 			return;
 		}
 	}
-	vpci->ioeventfds_on = true;
+	n->ioeventfds_on = true;
 }
 
 static void bar_moved(struct pci_device *dev, unsigned int bar, uint64_t addr, bool enabled)
 {
-	if (bar == 0)
-		set_ioeventfds(dev->opaque, addr, enabled);
+	struct virtio_pci *vpci = dev->opaque;
+
+	if (bar == VIRTIO_PCI_NOTIFY_BAR)
+		set_ioeventfds(vpci, &vpci->notify, addr + VIRTIO_PCI_NOTIFY_OFF, enabled);
+	else if (bar == VIRTIO_PCI_PIO_NOTIFY_BAR)
+		set_ioeventfds(vpci, &vpci->pio_notify, addr, enabled);
 }
 
-static void notify_io(struct virtio_pci *vpci, uint64_t offset, uint8_t *data, uint32_t len,
-		      bool is_write)
+static void notify_io(struct virtio_pci *vpci, const struct virtio_pci_notify *n, uint64_t offset,
+		      uint8_t *data, uint32_t len, bool is_write)
 {
-	uint64_t q = offset / VIRTIO_PCI_NOTIFY_MULT, one = 1;
+	uint64_t q = offset / n->mult, one = 1;
 
 	if (!is_write) {
 		memset(data, 0, len);
@@ -523,13 +531,21 @@ void virtio_pci_bar_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 	else if (offset >= VIRTIO_PCI_DEVICE_OFF && offset < VIRTIO_PCI_DEVICE_OFF + PAGE)
 		device_cfg_io(vpci, offset - VIRTIO_PCI_DEVICE_OFF, data, len, is_write);
 	else if (offset >= VIRTIO_PCI_NOTIFY_OFF && offset < msix_table_off(vpci))
-		notify_io(vpci, offset - VIRTIO_PCI_NOTIFY_OFF, data, len, is_write);
+		notify_io(vpci, &vpci->notify, offset - VIRTIO_PCI_NOTIFY_OFF, data, len, is_write);
 	else if (offset >= msix_table_off(vpci) && offset < msix_pba_off(vpci))
 		msix_table_io(&vpci->msix, offset - msix_table_off(vpci), data, len, is_write);
 	else if (offset >= msix_pba_off(vpci))
 		msix_pba_io(&vpci->msix, offset - msix_pba_off(vpci), data, len, is_write);
 	else if (!is_write)
 		memset(data, 0, len);
+}
+
+void virtio_pci_pio_notify_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+			      bool is_write)
+{
+	struct virtio_pci *vpci = opaque;
+
+	notify_io(vpci, &vpci->pio_notify, offset, data, len, is_write);
 }
 
 /* --- setup --------------------------------------------------------------- */
@@ -541,14 +557,15 @@ static void cfg_written(struct pci_device *dev, uint32_t offset, uint32_t len)
 	msix_cfg_written(&vpci->msix, offset, len);
 }
 
-static int add_vcap(struct virtio_pci *vpci, uint8_t type, uint32_t offset, uint32_t length)
+static int add_vcap(struct virtio_pci *vpci, uint8_t type, uint8_t bar, uint32_t offset,
+		    uint32_t length, uint32_t notify_mult)
 {
 	struct vcap_body b = {
 		.cfg_type = type,
-		.bar = 0,
+		.bar = bar,
 		.offset = offset,
 		.length = length,
-		.notify_off_multiplier = VIRTIO_PCI_NOTIFY_MULT,
+		.notify_off_multiplier = notify_mult,
 	};
 	uint8_t body_len = type == CAP_NOTIFY ? sizeof(b) : sizeof(b) - 4;
 
@@ -605,16 +622,32 @@ int virtio_pci_init(struct virtio_pci *vpci, struct virtio_dev *vdev,
 	vpci->pci.opaque = vpci;
 	vpci->pci.cfg_written = cfg_written;
 	vpci->pci.bar_moved = bar_moved;
-	ret = pci_device_add_bar(&vpci->pci, 0, bar_size(vpci), true, virtio_pci_bar_io, vpci);
-	if (!ret && add_vcap(vpci, CAP_COMMON, VIRTIO_PCI_COMMON_OFF, VIRTIO_PCI_COMMON_LEN) < 0)
+	vpci->notify = (struct virtio_pci_notify){ .mult = VIRTIO_PCI_NOTIFY_MULT };
+	vpci->pio_notify =
+		(struct virtio_pci_notify){ .mult = VIRTIO_PCI_PIO_NOTIFY_MULT, .pio = true };
+	ret = pci_device_add_bar(&vpci->pci, VIRTIO_PCI_NOTIFY_BAR, bar_size(vpci), true,
+				 virtio_pci_bar_io, vpci);
+	if (!ret &&
+	    add_vcap(vpci, CAP_COMMON, 0, VIRTIO_PCI_COMMON_OFF, VIRTIO_PCI_COMMON_LEN, 0) < 0)
 		ret = -ENOSPC;
-	if (!ret && add_vcap(vpci, CAP_ISR, VIRTIO_PCI_ISR_OFF, 1) < 0)
+	if (!ret && add_vcap(vpci, CAP_ISR, 0, VIRTIO_PCI_ISR_OFF, 1, 0) < 0)
 		ret = -ENOSPC;
 	if (!ret && vdev->config_size &&
-	    add_vcap(vpci, CAP_DEVICE, VIRTIO_PCI_DEVICE_OFF, vdev->config_size) < 0)
+	    add_vcap(vpci, CAP_DEVICE, 0, VIRTIO_PCI_DEVICE_OFF, vdev->config_size, 0) < 0)
 		ret = -ENOSPC;
-	if (!ret &&
-	    add_vcap(vpci, CAP_NOTIFY, VIRTIO_PCI_NOTIFY_OFF, nq * VIRTIO_PCI_NOTIFY_MULT) < 0)
+	if (!ret && host->pio_notify && nq <= VIRTIO_PCI_PIO_MAX_QUEUES) {
+		uint32_t len = nq * VIRTIO_PCI_PIO_NOTIFY_MULT, size = 16;
+
+		while (size < len)
+			size <<= 1;
+		ret = pci_device_add_io_bar(&vpci->pci, VIRTIO_PCI_PIO_NOTIFY_BAR, size,
+					    virtio_pci_pio_notify_io, vpci);
+		if (!ret && add_vcap(vpci, CAP_NOTIFY, VIRTIO_PCI_PIO_NOTIFY_BAR, 0, len,
+				     VIRTIO_PCI_PIO_NOTIFY_MULT) < 0)
+			ret = -ENOSPC;
+	}
+	if (!ret && add_vcap(vpci, CAP_NOTIFY, VIRTIO_PCI_NOTIFY_BAR, VIRTIO_PCI_NOTIFY_OFF,
+			     nq * VIRTIO_PCI_NOTIFY_MULT, VIRTIO_PCI_NOTIFY_MULT) < 0)
 		ret = -ENOSPC;
 	if (!ret)
 		ret = msix_init(&vpci->msix, &vpci->pci, vpci->nr_vectors, 0, msix_table_off(vpci),

@@ -5,8 +5,16 @@
  * configuration and notification regions plus the MSI-X table and PBA, each
  * on its own page; vendor capabilities point the driver at them. Queue
  * notifications are ioeventfds (KVM signals an eventfd on the guest's write,
- * no exit) read by the device's event loop; interrupts are MSI-X vectors
- * backed by irqfds, or INTx with the ISR register for guests without MSI-X.
+ * no exit to us) read by the device's event loop; interrupts are MSI-X
+ * vectors backed by irqfds, or INTx with the ISR register for guests without
+ * MSI-X.
+ *
+ * With pio_notify, an I/O BAR (BAR 2) offers a second notification region,
+ * listed first so drivers prefer it (spec 4.1.4.1: capability order is the
+ * device's preference). A port write costs KVM an I/O exit it completes from
+ * the exit information alone, where a write to MMIO is a nested page fault
+ * whose instruction KVM must fetch and decode (except with EPT's fast MMIO
+ * path); the memory region stays for drivers that cannot use ports.
  */
 #ifndef KVMINI_VIRTIO_PCI_H
 #define KVMINI_VIRTIO_PCI_H
@@ -29,6 +37,12 @@
 #define VIRTIO_PCI_DEVICE_LEN 0x1000
 #define VIRTIO_PCI_NOTIFY_OFF 0x3000
 #define VIRTIO_PCI_NOTIFY_MULT 4 /* bytes between queues' notify addresses */
+#define VIRTIO_PCI_NOTIFY_BAR 0
+
+/* The port notification region: BAR 2, one 16-bit port per queue. */
+#define VIRTIO_PCI_PIO_NOTIFY_BAR 2
+#define VIRTIO_PCI_PIO_NOTIFY_MULT 2
+#define VIRTIO_PCI_PIO_MAX_QUEUES 128 /* a 256-port BAR at most */
 
 /* Common configuration registers. */
 #define VIRTIO_PCI_DFSELECT 0
@@ -53,14 +67,25 @@
  * What the transport needs from the VM: KVM in kvmini (vm.c), recorders in
  * unit tests. msi_alloc gives a vector an interrupt number and an eventfd
  * that raises it; msi_route points it at an MSI address/data (or nowhere
- * when masked); ioeventfd makes a guest write of @len bytes at @addr signal
- * @fd without a vCPU exit.
+ * when masked); ioeventfd makes a guest write of @len bytes at @addr (a
+ * port when @pio) signal @fd without a vCPU exit. pio_notify asks for the
+ * port notification region (the bus needs a port window then).
  */
 struct virtio_pci_host {
 	int (*msi_alloc)(void *opaque, unsigned int *gsi, int *fd);
 	int (*msi_route)(void *opaque, unsigned int gsi, uint64_t addr, uint32_t data, bool masked);
-	int (*ioeventfd)(void *opaque, uint64_t addr, uint32_t len, int fd, bool assign);
+	int (*ioeventfd)(void *opaque, uint64_t addr, uint32_t len, int fd, bool pio, bool assign);
 	void *opaque;
+	bool pio_notify;
+};
+
+/* A notification region: where it decodes and whether its ioeventfds are
+ * registered there. */
+struct virtio_pci_notify {
+	uint64_t addr;
+	uint32_t mult; /* bytes between queues */
+	bool pio;
+	bool ioeventfds_on;
 };
 
 struct virtio_pci_queue {
@@ -92,8 +117,8 @@ struct virtio_pci {
 	int *vector_fd; /* irqfd eventfds */
 	bool *vector_live; /* routed: enabled and unmasked (under call_lock) */
 	pthread_mutex_t call_lock; /* attach_call state; taken last */
-	uint64_t notify_addr; /* where the notify region decodes, 0 if off */
-	bool ioeventfds_on;
+	struct virtio_pci_notify notify; /* in BAR 0 */
+	struct virtio_pci_notify pio_notify; /* BAR 2, with host.pio_notify */
 };
 
 /*
@@ -108,7 +133,9 @@ int virtio_pci_start(struct virtio_pci *vpci, struct error *err);
 
 void virtio_pci_free(struct virtio_pci *vpci);
 
-/* The BAR 0 handler (exposed for unit tests). */
+/* The BAR 0 and BAR 2 handlers (exposed for unit tests). */
 void virtio_pci_bar_io(void *vpci, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+void virtio_pci_pio_notify_io(void *vpci, uint64_t offset, uint8_t *data, uint32_t len,
+			      bool is_write);
 
 #endif

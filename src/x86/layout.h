@@ -43,6 +43,9 @@
 #define LAYOUT_HIGH_START 0x100000ULL /* 1 MiB */
 
 #define LAYOUT_PCI_HOLE_START 0xc0000000ULL
+/* Ports for PCI I/O BARs, clear of every legacy device (as on QEMU's PC). */
+#define LAYOUT_PCI_IO_BASE 0xc000ULL
+#define LAYOUT_PCI_IO_SIZE 0x4000ULL
 #define LAYOUT_4G 0x100000000ULL
 #define LAYOUT_IOAPIC_BASE 0xfec00000ULL
 #define LAYOUT_LAPIC_BASE 0xfee00000ULL

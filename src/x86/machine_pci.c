@@ -63,6 +63,7 @@ static int plug(struct machine_pci *mp, struct vm *vm, struct virtio_slot *s, st
 		.msi_route = vm_msi_route,
 		.ioeventfd = vm_ioeventfd,
 		.opaque = vm,
+		.pio_notify = true,
 	};
 	int ret = virtio_pci_init(&s->vpci, s->vdev, &host, err);
 
@@ -257,6 +258,7 @@ int machine_pci_create(struct machine_pci *mp, struct vm *vm, const struct machi
 	mmio64 = (high_end + (1ULL << 30) - 1) & ~((1ULL << 30) - 1);
 	pci_bus_init(&mp->bus, LAYOUT_PCI_HOLE_START, LAYOUT_IOAPIC_BASE - LAYOUT_PCI_HOLE_START,
 		     mmio64, MMIO64_SIZE, &intx);
+	pci_bus_set_io_window(&mp->bus, LAYOUT_PCI_IO_BASE, LAYOUT_PCI_IO_SIZE);
 	mp->bus_ready = true;
 	ret = bus_register(&vm->pio, PCI_CONFIG_ADDRESS_PORT, 8, pci_config_io, &mp->bus,
 			   "PCI configuration");
@@ -268,6 +270,13 @@ int machine_pci_create(struct machine_pci *mp, struct vm *vm, const struct machi
 	if (!ret)
 		ret = register_mmio(vm, mmio64, MMIO64_SIZE, pci_mmio64_io, &mp->bus,
 				    "PCI 64-bit MMIO window", err);
+	if (!ret) {
+		ret = bus_register(&vm->pio, LAYOUT_PCI_IO_BASE, LAYOUT_PCI_IO_SIZE, pci_pio_io,
+				   &mp->bus, "PCI I/O window");
+		if (ret)
+			error_set(err, ret, "cannot register the PCI I/O window: %s",
+				  strerror(-ret));
+	}
 	if (ret)
 		return ret;
 

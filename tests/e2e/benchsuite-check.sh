@@ -64,7 +64,7 @@ declare -A want_better=(
 start_rr_server() {
 	for _ in 1 2 3 4 5 6 7 8; do
 		port=$((20000 + RANDOM % 30000))
-		"$netbench" -w 60 rr-server "$port" >"$work/server.out" 2>"$work/server.err" &
+		"$netbench" -a -w 60 rr-server "$port" >"$work/server.out" 2>"$work/server.err" &
 		server_pid=$!
 		sleep 0.2
 		if kill -0 "$server_pid" 2>/dev/null; then
@@ -149,8 +149,10 @@ else
 	not_ok "--quick" "status $status, stderr: $(head -n 3 "$work/err" | tr '\n' '|')"
 fi
 check_results "$work/out" "--quick: one valid line per listed test, then the done line" "${ids[@]}"
-if wait "$server_pid" && grep -qE '^netbench mode=rr-server count=[1-9][0-9]*$' "$work/server.out"; then
-	ok "rr-server saw the round trips and a clean close"
+if wait "$server_pid" && [ "$(sed -n 1p "$work/server.out")" = "netbench accepted" ] &&
+	[ "$(wc -l <"$work/server.out")" -eq 2 ] &&
+	sed -n 2p "$work/server.out" | grep -qE '^netbench mode=rr-server count=[1-9][0-9]*$'; then
+	ok "rr-server (-a) announced the connection, saw the round trips and a clean close"
 else
 	not_ok "rr-server" "$(cat "$work/server.out" "$work/server.err" | tr '\n' '|')"
 fi

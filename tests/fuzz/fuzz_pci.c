@@ -3,7 +3,8 @@
  * The PCI bus (pci/pci.c: type-1 configuration cycles at 0xCF8/0xCFC, BAR
  * sizing and moving, MMIO routing, INTx), MSI-X (pci/msix.c) and the
  * virtio-pci transport (virtio/pci.c) on a machine like the unit tests':
- * the host bridge in slot 0, virtio-rng behind virtio-pci in slot 1, and in
+ * the host bridge in slot 0, virtio-rng behind virtio-pci (with its port
+ * notification BAR in the 0xc000 window) in slot 1, and in
  * slot 2 a plain device with a 4 KiB BAR 0 holding a 5-vector MSI-X table
  * and PBA, a 64 KiB 64-bit BAR 2 and a 256 MiB 64-bit BAR 4 (above 4 GiB).
  * Guest RAM is 64 KiB: the rng queue's rings at 0, data from 0x4000. The
@@ -11,8 +12,8 @@
  *
  * Input: a configuration byte (bit 0 MSI routes fail, bit 1 ioeventfds
  * fail), then operations until the input ends, each an opcode byte and its
- * operands (see OP_*). After each operation no BAR decodes outside the
- * MMIO windows or with memory decoding off and the interrupt state agrees
+ * operands (see OP_*). After each operation no BAR decodes outside its
+ * windows or with its decoding off and the interrupt state agrees
  * (check_interrupts()); at the end no read-only configuration bit has
  * changed.
  */
@@ -34,6 +35,8 @@
 #define WIN32_SIZE 0x10000000ULL
 #define WIN64_BASE 0x8000000000ULL
 #define WIN64_SIZE 0x8000000000ULL
+#define IO_BASE 0xc000
+#define IO_SIZE 0x4000
 #define DUMMY_VECTORS 5
 #define DUMMY_PBA_OFF 0x800
 #define NR_SLOTS 4 /* host bridge, virtio-pci, the plain device, an empty slot */
@@ -51,6 +54,7 @@ enum {
 	OP_IRQ, /* see op_irq() */
 	OP_DESC, /* fz_desc() on the rng queue */
 	OP_RAW, /* fz_gpa, length byte, bytes */
+	OP_PIO, /* u8 selector (width, write), u16 port in the window, u32 value */
 	NR_OPS
 };
 
@@ -100,7 +104,7 @@ static int host_msi_route(void *opaque, unsigned int gsi, uint64_t addr, uint32_
 	return f->routes_fail ? -ENOSPC : 0;
 }
 
-static int host_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd, bool assign)
+static int host_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd, bool pio, bool assign)
 {
 	struct pci_fuzz *f = opaque;
 
@@ -178,7 +182,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void machine_init(struct pci_fuzz *f, uint8_t cfg)
 {
 	struct irq_line intx = { intx_set, f, 0 };
-	struct virtio_pci_host host = { host_msi_alloc, host_msi_route, host_ioeventfd, f };
+	struct virtio_pci_host host = { host_msi_alloc, host_msi_route, host_ioeventfd, f, true };
 	struct pci_device *d = &f->dummy;
 	struct error err = { 0 };
 
@@ -191,6 +195,7 @@ static void machine_init(struct pci_fuzz *f, uint8_t cfg)
 		abort();
 	fuzz_quiet(&f->rng.vdev.log_rl);
 	pci_bus_init(&f->bus, WIN32_BASE, WIN32_SIZE, WIN64_BASE, WIN64_SIZE, &intx);
+	pci_bus_set_io_window(&f->bus, IO_BASE, IO_SIZE);
 	if (virtio_pci_init(&f->vpci, &f->rng.vdev, &host, &err) ||
 	    pci_bus_add_device(&f->bus, &f->vpci.pci) || virtio_pci_start(&f->vpci, &err))
 		abort();
@@ -236,7 +241,8 @@ static uint16_t cfg16(const struct pci_device *d, unsigned int offset)
 	return get_le16(d->cfg + offset);
 }
 
-/* A decoding BAR is what the guest may reach: only inside a window, memory on. */
+/* A decoding BAR is what the guest may reach: only inside its window, with
+ * memory (ports) on. */
 FUZZ_PLAIN static void check_bars(const struct pci_fuzz *f)
 {
 	for (unsigned int s = 0; s < NR_SLOTS; s++) {
@@ -248,6 +254,11 @@ FUZZ_PLAIN static void check_bars(const struct pci_fuzz *f)
 			if (!b->decoding)
 				continue;
 			fuzz_assert(b->size);
+			if (b->is_io) {
+				fuzz_assert(cfg16(d, PCI_COMMAND) & PCI_COMMAND_IO);
+				fuzz_assert(in_window(IO_BASE, IO_SIZE, b->addr, b->size));
+				continue;
+			}
 			fuzz_assert(cfg16(d, PCI_COMMAND) & PCI_COMMAND_MEMORY);
 			fuzz_assert(in_window(WIN32_BASE, WIN32_SIZE, b->addr, b->size) ||
 				    in_window(WIN64_BASE, WIN64_SIZE, b->addr, b->size));
@@ -356,6 +367,17 @@ static void op_mmio(struct pci_fuzz *f, struct fuzz_input *in)
 		pci_mmio32_io(&f->bus, addr - base, d, len, is_write);
 }
 
+static void op_pio(struct pci_fuzz *f, struct fuzz_input *in)
+{
+	uint8_t sel = fz_u8(in), d[4];
+	uint32_t len = port_width(sel), port = fz_u16(in) % IO_SIZE;
+
+	put_le32(d, fz_u32(in));
+	/* The bus hands the window only accesses inside it. */
+	if (len <= IO_SIZE - port)
+		pci_pio_io(&f->bus, port, d, len, sel & 4);
+}
+
 static void bar_access(struct pci_fuzz *f, uint64_t off, uint8_t sel, uint64_t value)
 {
 	uint8_t d[8];
@@ -368,7 +390,7 @@ static void bar_access(struct pci_fuzz *f, uint64_t off, uint8_t sel, uint64_t v
 
 /*
  * The driver's bring-up over the transport, the way Linux does it: u8
- * flags (bit 0 memory decoding and bus mastering on, bit 1 MSI-X on with
+ * flags (bit 0 memory and port decoding and bus mastering on, bit 1 MSI-X on with
  * vector 0 for config and 1 for the queue, bit 2 function masked), u32 and
  * u32 features, u8 queue size selector (fz_qsize()).
  */
@@ -381,7 +403,7 @@ static void op_bringup(struct pci_fuzz *f, struct fuzz_input *in)
 
 	if (flags & 1)
 		cfg_cycle(f, f->vpci.pci.slot, PCI_COMMAND, 2, true,
-			  PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+			  PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_MASTER);
 	if (flags & 2) {
 		cfg_cycle(f, f->vpci.pci.slot, cap + 2, 2, true, (flags & 4) ? 0xc000 : 0x8000);
 		for (unsigned int v = 0; v < 2; v++) {
@@ -517,6 +539,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case OP_RAW:
 			fz_raw_write(&in, &f->g, fz_gpa(&in, &f->g), 255);
+			break;
+		case OP_PIO:
+			op_pio(f, &in);
 			break;
 		}
 		check_bars(f);

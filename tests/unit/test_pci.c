@@ -419,6 +419,107 @@ static void test_bad_bars(void **state)
 	assert_int_equal(pci_device_add_bar(&dev, 4, 0x1000, false, bar_io, &io), 0);
 }
 
+/* I/O BARs: placed in the port window, sized like any BAR, decoding only
+ * with I/O enabled and inside the window, and only for port accesses. */
+static void test_io_bar(void **state)
+{
+	struct fixture f;
+	struct pci_device dev, mem_only;
+	struct moved_rec moved = { 0 };
+	struct io_rec io = { 0 }, mem_io = { 0 };
+	uint32_t port;
+	uint8_t d[4];
+
+	(void)state;
+	fixture_init(&f, WIN32_SIZE, WIN64_SIZE);
+	pci_bus_set_io_window(&f.bus, 0xc000, 0x4000);
+	simple_device(&dev, &moved);
+	simple_device(&mem_only, NULL);
+	assert_int_equal(pci_device_add_bar(&dev, 0, 0x1000, false, bar_io, &mem_io), 0);
+	assert_int_equal(pci_device_add_io_bar(&dev, 2, 32, bar_io, &io), 0);
+	assert_int_equal(pci_device_add_bar(&mem_only, 0, 0x1000, false, bar_io, &mem_io), 0);
+	assert_int_equal(pci_bus_add_device(&f.bus, &dev), 0);
+	assert_int_equal(pci_bus_add_device(&f.bus, &mem_only), 0);
+
+	port = guest_cfg_read(&f.bus, 1, PCI_BAR0 + 8, 4);
+	assert_int_equal(port & 0x3, 0x1);
+	port &= ~0x3u;
+	assert_int_equal(port, 0xc000);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 8, 0xffffffff, 4);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_BAR0 + 8, 4), 0xffffffe1);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 8, port, 4);
+
+	/* Memory decoding does not open the ports; I/O decoding does. */
+	guest_cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_int_equal(moved.n, 1);
+	assert_int_equal(moved.calls[0].bar, 0);
+	pci_pio_io(&f.bus, port - 0xc000 + 4, d, 2, false);
+	assert_int_equal(io.calls, 0);
+	assert_int_equal(d[0] & d[1], 0xff);
+	guest_cfg_write(&f.bus, 1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_IO, 2);
+	assert_int_equal(guest_cfg_read(&f.bus, 1, PCI_COMMAND, 2),
+			 PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
+	assert_int_equal(moved.n, 2);
+	assert_int_equal(moved.calls[1].bar, 2);
+	assert_int_equal(moved.calls[1].addr, port);
+	assert_true(moved.calls[1].enabled);
+	pci_pio_io(&f.bus, port - 0xc000 + 4, (uint8_t[]){ 1, 2 }, 2, true);
+	assert_int_equal(io.calls, 1);
+	assert_int_equal(io.offset, 4);
+	assert_true(io.is_write);
+	/* An access straddling the BAR's end reaches nobody. */
+	pci_pio_io(&f.bus, port - 0xc000 + 30, d, 4, false);
+	assert_int_equal(io.calls, 1);
+
+	assert_int_equal(mem_io.calls, 0); /* port accesses never reach memory BARs */
+
+	/* Out of the window, even onto the configuration ports: not decoding. */
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 8, 0xcf8, 4);
+	assert_int_equal(moved.n, 3);
+	assert_false(moved.calls[2].enabled);
+	guest_cfg_write(&f.bus, 1, PCI_BAR0 + 8, 0x1c000, 4);
+	assert_int_equal(moved.n, 3);
+	pci_pio_io(&f.bus, 0, d, 2, false);
+	assert_int_equal(io.calls, 1);
+
+	/* A device without ports cannot turn port decoding on. */
+	guest_cfg_write(&f.bus, 2, PCI_COMMAND, PCI_COMMAND_IO, 2);
+	assert_int_equal(guest_cfg_read(&f.bus, 2, PCI_COMMAND, 2), 0);
+	pci_bus_free(&f.bus);
+}
+
+static void test_io_bar_limits(void **state)
+{
+	struct fixture f;
+	struct pci_device dev, big;
+	struct io_rec io = { 0 };
+
+	(void)state;
+	simple_device(&dev, NULL);
+	assert_int_equal(pci_device_add_io_bar(&dev, 0, 8, bar_io, &io), -EINVAL);
+	assert_int_equal(pci_device_add_io_bar(&dev, 0, 512, bar_io, &io), -EINVAL);
+	assert_int_equal(pci_device_add_io_bar(&dev, 0, 48, bar_io, &io), -EINVAL);
+	assert_int_equal(pci_device_add_io_bar(&dev, 6, 16, bar_io, &io), -EINVAL);
+	assert_int_equal(pci_device_add_io_bar(&dev, 0, 16, NULL, &io), -EINVAL);
+	assert_int_equal(pci_device_add_bar(&dev, 0, 0x1000, true, bar_io, &io), 0);
+	assert_int_equal(pci_device_add_io_bar(&dev, 1, 16, bar_io, &io), -EINVAL);
+	assert_int_equal(pci_device_add_io_bar(&dev, 0, 16, bar_io, &io), -EINVAL);
+	assert_int_equal(pci_device_add_io_bar(&dev, 2, 256, bar_io, &io), 0);
+
+	/* No port window: a device with ports does not fit; a full window
+	 * neither, and a failure changes nothing. */
+	fixture_init(&f, WIN32_SIZE, WIN64_SIZE);
+	assert_int_equal(pci_bus_add_device(&f.bus, &dev), -ENOMEM);
+	assert_null(dev.bus);
+	pci_bus_set_io_window(&f.bus, 0xc000, 0x100);
+	simple_device(&big, NULL);
+	assert_int_equal(pci_device_add_io_bar(&big, 0, 256, bar_io, &io), 0);
+	assert_int_equal(pci_bus_add_device(&f.bus, &big), 0);
+	assert_int_equal(pci_bus_add_device(&f.bus, &dev), -ENOMEM);
+	assert_null(dev.bus);
+	pci_bus_free(&f.bus);
+}
+
 static void test_mmio_routing(void **state)
 {
 	struct fixture f;
@@ -727,6 +828,8 @@ int main(void)
 		cmocka_unit_test(test_bar_allocation),
 		cmocka_unit_test(test_bad_bars),
 		cmocka_unit_test(test_mmio_routing),
+		cmocka_unit_test(test_io_bar),
+		cmocka_unit_test(test_io_bar_limits),
 		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_intx),
 		cmocka_unit_test(test_cfg_written_hook_and_addr_bits),

@@ -22,6 +22,8 @@
 #define WIN32_SIZE 0x10000000ULL
 #define WIN64_BASE 0x8000000000ULL
 #define WIN64_SIZE 0x8000000000ULL
+#define IO_BASE 0xc000ULL
+#define IO_SIZE 0x4000ULL
 
 #define DESC_GPA 0x10000ULL
 #define AVAIL_GPA (DESC_GPA + FAKE_VQ_AVAIL_OFF)
@@ -57,6 +59,7 @@ struct ioev_rec {
 	uint64_t addr;
 	uint32_t len;
 	int fd;
+	bool pio;
 	bool assign;
 };
 
@@ -102,14 +105,14 @@ static int fake_msi_route(void *opaque, unsigned int gsi, uint64_t addr, uint32_
 	return 0;
 }
 
-static int fake_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd, bool assign)
+static int fake_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd, bool pio, bool assign)
 {
 	struct host_rec *h = opaque;
 
 	if (assign && h->ioev_fail)
 		return -h->ioev_fail;
 	assert_true(h->nr_ioev < 64);
-	h->ioev[h->nr_ioev++] = (struct ioev_rec){ addr, len, fd, assign };
+	h->ioev[h->nr_ioev++] = (struct ioev_rec){ addr, len, fd, pio, assign };
 	return 0;
 }
 
@@ -235,7 +238,8 @@ static struct fx *fx_new(bool use_model)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct irq_line intx = { fake_intx, NULL, 0 };
-	struct virtio_pci_host host = { fake_msi_alloc, fake_msi_route, fake_ioeventfd, NULL };
+	struct virtio_pci_host host = { fake_msi_alloc, fake_msi_route, fake_ioeventfd, NULL,
+					true };
 	struct error err = { 0 };
 
 	assert_non_null(f);
@@ -255,6 +259,7 @@ static struct fx *fx_new(bool use_model)
 	intx.opaque = &f->host;
 	host.opaque = &f->host;
 	pci_bus_init(&f->bus, WIN32_BASE, WIN32_SIZE, WIN64_BASE, WIN64_SIZE, &intx);
+	pci_bus_set_io_window(&f->bus, IO_BASE, IO_SIZE);
 	assert_int_equal(virtio_pci_init(&f->vpci, f->vdev, &host, &err), 0);
 	assert_int_equal(pci_bus_add_device(&f->bus, &f->vpci.pci), 0);
 	assert_int_equal(virtio_pci_start(&f->vpci, &err), 0);
@@ -325,17 +330,24 @@ static uint64_t bar0_addr(struct fx *f)
 	return (cfg(f, PCI_BAR0, 4) & ~0xfULL) | (uint64_t)cfg(f, PCI_BAR0 + 4, 4) << 32;
 }
 
-/* Offset of the capability with @id (and, for vendor ones, cfg_type), or 0. */
-static unsigned int find_cap(struct fx *f, uint8_t id, uint8_t cfg_type)
+/* Offset of the @nth (from 0) capability with @id (and, for vendor ones,
+ * cfg_type), or 0. */
+static unsigned int find_nth_cap(struct fx *f, uint8_t id, uint8_t cfg_type, unsigned int nth)
 {
 	unsigned int p = cfg(f, PCI_CAPABILITY_LIST, 1);
 
 	for (int n = 0; p && n < 48; n++, p = cfg(f, p + 1, 1)) {
 		assert_true(p >= 0x40 && p < PCI_CFG_SIZE && !(p & 3));
-		if (cfg(f, p, 1) == id && (id != PCI_CAP_ID_VNDR || cfg(f, p + 3, 1) == cfg_type))
+		if (cfg(f, p, 1) == id && (id != PCI_CAP_ID_VNDR || cfg(f, p + 3, 1) == cfg_type) &&
+		    nth-- == 0)
 			return p;
 	}
 	return 0;
+}
+
+static unsigned int find_cap(struct fx *f, uint8_t id, uint8_t cfg_type)
+{
+	return find_nth_cap(f, id, cfg_type, 0);
 }
 
 static unsigned int msix_cap(struct fx *f)
@@ -503,6 +515,14 @@ static void test_config_space(void **state)
 	assert_int_equal(bar_size, f->vpci.pci.bars[0].size);
 	assert_true(bar_size >= 0x6000);
 
+	/* BAR 2: 16 ports in the port window, sized the same way. */
+	assert_int_equal(cfg(f, PCI_BAR0 + 8, 4) & 0x3, 0x1);
+	assert_int_equal(cfg(f, PCI_BAR0 + 8, 4) & ~0x3u, f->vpci.pci.bars[2].addr);
+	assert_true(f->vpci.pci.bars[2].addr >= IO_BASE &&
+		    f->vpci.pci.bars[2].addr + 16 <= IO_BASE + IO_SIZE);
+	cfg_write(f, PCI_BAR0 + 8, 0xffffffff, 4);
+	assert_int_equal(cfg(f, PCI_BAR0 + 8, 4), 0xfffffff1);
+
 	/* Common configuration. */
 	c = find_cap(f, PCI_CAP_ID_VNDR, CAP_COMMON);
 	assert_true(c);
@@ -511,8 +531,17 @@ static void test_config_space(void **state)
 	assert_int_equal(cfg(f, c + 8, 4), VIRTIO_PCI_COMMON_OFF);
 	assert_true(cfg(f, c + 12, 4) >= 0x38);
 
-	/* Notifications: one multiplier apart, the region covers every queue. */
+	/* Notifications: first (preferred) through ports in BAR 2, one 16-bit
+	 * port per queue; then in memory, one multiplier apart. Each region
+	 * covers every queue. */
 	c = find_cap(f, PCI_CAP_ID_VNDR, CAP_NOTIFY);
+	assert_true(c);
+	assert_int_equal(cfg(f, c + 2, 1), 20);
+	assert_int_equal(cfg(f, c + 4, 1), 2);
+	assert_int_equal(cfg(f, c + 8, 4), 0);
+	assert_int_equal(cfg(f, c + 12, 4), 2);
+	assert_int_equal(cfg(f, c + 16, 4), 2);
+	c = find_nth_cap(f, PCI_CAP_ID_VNDR, CAP_NOTIFY, 1);
 	assert_true(c);
 	assert_int_equal(cfg(f, c + 2, 1), 20);
 	assert_int_equal(cfg(f, c + 4, 1), 0);
@@ -556,6 +585,8 @@ static void test_config_space_model(void **state)
 	assert_int_equal(cfg(f, c + 12, 4), sizeof(f->model.cfg));
 
 	c = find_cap(f, PCI_CAP_ID_VNDR, CAP_NOTIFY);
+	assert_int_equal(cfg(f, c + 12, 4), 3 * VIRTIO_PCI_PIO_NOTIFY_MULT);
+	c = find_nth_cap(f, PCI_CAP_ID_VNDR, CAP_NOTIFY, 1);
 	assert_true(cfg(f, c + 12, 4) >= 2 * VIRTIO_PCI_NOTIFY_MULT + 2);
 	c = msix_cap(f);
 	assert_int_equal(cfg(f, c + 2, 2) & 0x7ff, 3);
@@ -1296,17 +1327,9 @@ static void test_bar_move_ioeventfds(void **state)
 	assert_int_equal(f->host.nr_ioev, 9);
 }
 
-static void test_ioeventfds_per_queue(void **state)
+/* The model's three queues, each with its own rings, then DRIVER_OK. */
+static void start_three_queues(struct fx *f)
 {
-	struct fx *f = *state;
-	uint64_t a = bar0_addr(f);
-
-	cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
-	assert_int_equal(f->host.nr_ioev, 3);
-	for (unsigned int q = 0; q < 3; q++)
-		assert_ioev(f, q, a + VIRTIO_PCI_NOTIFY_OFF + q * VIRTIO_PCI_NOTIFY_MULT, q, true);
-
-	/* Each queue's notify offset leads to its own address and queue. */
 	negotiate(f, 0);
 	for (unsigned int q = 0; q < 3; q++) {
 		common_w(f, VIRTIO_PCI_Q_SELECT, q, 2);
@@ -1318,6 +1341,20 @@ static void test_ioeventfds_per_queue(void **state)
 		common_w(f, VIRTIO_PCI_Q_ENABLE, 1, 2);
 	}
 	driver_ok(f);
+}
+
+static void test_ioeventfds_per_queue(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a = bar0_addr(f);
+
+	cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_int_equal(f->host.nr_ioev, 3);
+	for (unsigned int q = 0; q < 3; q++)
+		assert_ioev(f, q, a + VIRTIO_PCI_NOTIFY_OFF + q * VIRTIO_PCI_NOTIFY_MULT, q, true);
+
+	/* Each queue's notify offset leads to its own address and queue. */
+	start_three_queues(f);
 	notify(f, 2);
 	assert_int_equal(f->model.notified[2], 2); /* once at start, once now */
 	assert_int_equal(f->model.notified[0], 1);
@@ -1405,6 +1442,84 @@ static void test_odd_access_sizes(void **state)
 	assert_int_equal(status(f), 0);
 }
 
+static uint64_t bar2_port(struct fx *f)
+{
+	return cfg(f, PCI_BAR0 + 8, 4) & ~0x3u;
+}
+
+/* Port notifications: ioeventfds follow I/O decoding and BAR 2's address. */
+static void test_pio_notify_ioeventfds(void **state)
+{
+	struct fx *f = *state;
+	uint64_t p0 = bar2_port(f), p1 = p0 + 0x100;
+
+	/* Memory decoding alone registers only the memory region. */
+	cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_int_equal(f->host.nr_ioev, 3);
+	for (unsigned int i = 0; i < 3; i++)
+		assert_false(f->host.ioev[i].pio);
+	cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_IO, 2);
+	assert_int_equal(f->host.nr_ioev, 6);
+	for (unsigned int q = 0; q < 3; q++) {
+		assert_ioev(f, 3 + q, p0 + q * VIRTIO_PCI_PIO_NOTIFY_MULT, q, true);
+		assert_true(f->host.ioev[3 + q].pio);
+	}
+
+	/* Moved: the old ports go, the new ones come. */
+	cfg_write(f, PCI_BAR0 + 8, (uint32_t)p1, 4);
+	assert_int_equal(f->host.nr_ioev, 12);
+	for (unsigned int q = 0; q < 3; q++) {
+		assert_ioev(f, 6 + q, p0 + q * VIRTIO_PCI_PIO_NOTIFY_MULT, q, false);
+		assert_ioev(f, 9 + q, p1 + q * VIRTIO_PCI_PIO_NOTIFY_MULT, q, true);
+		assert_true(f->host.ioev[6 + q].pio && f->host.ioev[9 + q].pio);
+	}
+
+	/* Outside the port window (onto the PCI configuration ports): off. */
+	cfg_write(f, PCI_BAR0 + 8, 0xcf0, 4);
+	assert_int_equal(f->host.nr_ioev, 15);
+	for (unsigned int q = 0; q < 3; q++)
+		assert_ioev(f, 12 + q, p1 + q * VIRTIO_PCI_PIO_NOTIFY_MULT, q, false);
+	assert_false(f->vpci.pci.bars[2].decoding);
+
+	/* I/O decoding off leaves the memory region alone. */
+	cfg_write(f, PCI_BAR0 + 8, (uint32_t)p0, 4);
+	assert_int_equal(f->host.nr_ioev, 18);
+	cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_int_equal(f->host.nr_ioev, 21);
+	for (unsigned int q = 0; q < 3; q++)
+		assert_ioev(f, 18 + q, p0 + q * VIRTIO_PCI_PIO_NOTIFY_MULT, q, false);
+}
+
+/* A port write KVM did not take (no ioeventfd) still kicks its queue; other
+ * ports and reads do nothing. */
+static void test_pio_notify_trapped(void **state)
+{
+	struct fx *f = *state;
+	uint64_t port = bar2_port(f);
+	uint8_t d[4] = { 0 };
+
+	cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_IO, 2);
+	start_three_queues(f);
+	pci_pio_io(&f->bus, port + 2 * VIRTIO_PCI_PIO_NOTIFY_MULT - IO_BASE, d, 2, true);
+	while (event_loop_run_once(&f->loop, 0) > 0)
+		;
+	assert_int_equal(f->model.notified[2], 2); /* once at start, once now */
+	assert_int_equal(f->model.notified[0], 1);
+	/* Past the last queue, in the same BAR: ignored; reads give zeroes. */
+	pci_pio_io(&f->bus, port + 3 * VIRTIO_PCI_PIO_NOTIFY_MULT - IO_BASE, d, 2, true);
+	memset(d, 0xaa, sizeof(d));
+	pci_pio_io(&f->bus, port - IO_BASE, d, 4, false);
+	assert_int_equal(d[0] | d[1] | d[2] | d[3], 0);
+	/* With I/O decoding off nobody answers: all-ones. */
+	cfg_write(f, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	pci_pio_io(&f->bus, port - IO_BASE, d, 2, false);
+	assert_int_equal(d[0] & d[1], 0xff);
+	while (event_loop_run_once(&f->loop, 0) > 0)
+		;
+	for (unsigned int q = 0; q < 3; q++)
+		assert_int_equal(f->model.notified[q], q == 2 ? 2 : 1);
+}
+
 /* ---- setup failures ---- */
 
 static void test_init_msi_failure(void **state)
@@ -1414,7 +1529,7 @@ static void test_init_msi_failure(void **state)
 	struct virtio_rng rng;
 	struct virtio_pci vpci;
 	struct host_rec h = { .fail_alloc_at = 2 };
-	struct virtio_pci_host host = { fake_msi_alloc, fake_msi_route, fake_ioeventfd, &h };
+	struct virtio_pci_host host = { fake_msi_alloc, fake_msi_route, fake_ioeventfd, &h, false };
 	struct error err = { 0 };
 
 	fake_guest_init(&g, RAM);
@@ -1459,6 +1574,8 @@ int main(void)
 		T(test_bar_move_ioeventfds),
 		TM(test_ioeventfds_per_queue),
 		TM(test_ioeventfd_failure),
+		TM(test_pio_notify_ioeventfds),
+		TM(test_pio_notify_trapped),
 		T(test_odd_access_sizes),
 		cmocka_unit_test(test_init_msi_failure),
 	};
