@@ -3,8 +3,10 @@
  * hostile: a deliberately broken virtio driver for kvmini's end-to-end tests
  * (installed at /bin/hostile in the default initramfs). As root in the
  * guest it takes a virtio-pci device away from Linux's driver, drives it
- * itself through its BAR with rings in a locked page of its own, abuses it
- * for a while, then resets it and hands it back to the driver.
+ * itself through its BARs with rings in a locked page of its own (doorbells
+ * through the first notification region offered, as Linux does: ports when
+ * it is an I/O BAR), abuses it for a while, then resets it and hands it back
+ * to the driver.
  *
  *   hostile DEVICE MODE SECONDS
  *
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/io.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -91,6 +94,8 @@ struct dev {
 	volatile uint8_t *common, *isr;
 	volatile uint8_t *notify_base, *notify; /* notify: queue 0's doorbell */
 	uint32_t notify_mult;
+	bool notify_in_ports; /* then the doorbell is a port: */
+	uint32_t notify_port_base, notify_port;
 	uint8_t *page; /* mlock'ed: rings and buffers */
 	uint64_t page_gpa;
 };
@@ -180,7 +185,7 @@ static void enable_device(struct dev *d, uint8_t *cfg)
 	uint16_t cmd = cfg[4] | cfg[5] << 8;
 	int fd;
 
-	cmd |= 0x6;
+	cmd |= 0x7; /* ports, memory, bus master */
 	snprintf(path, sizeof(path), "%s/config", d->path);
 	fd = open(path, O_WRONLY);
 	if (fd < 0 || pwrite(fd, &cmd, 2, 4) != 2)
@@ -212,6 +217,30 @@ static volatile uint8_t *map_bar(struct dev *d, unsigned int bar, uint32_t offse
 	return d->bar[bar] + offset;
 }
 
+/* The notification region of the capability at @ptr: memory, or ports. */
+static void map_notify(struct dev *d, const uint8_t *cfg, unsigned int ptr, unsigned int bar,
+		       uint32_t off)
+{
+	uint32_t bar_reg, len;
+
+	if (bar >= 6)
+		die("capability in BAR %u", bar);
+	memcpy(&d->notify_mult, cfg + ptr + 16, 4);
+	memcpy(&bar_reg, cfg + 0x10 + 4 * bar, 4);
+	if (!(bar_reg & 1)) {
+		d->notify_base = map_bar(d, bar, off);
+		return;
+	}
+	memcpy(&len, cfg + ptr + 12, 4);
+	d->notify_port_base = (bar_reg & ~3u) + off;
+	errno = 0;
+	if (d->notify_port_base + len > 0x10000 || len > 0x10000 ||
+	    ioperm(d->notify_port_base, len, 1))
+		die("%s: ports 0x%x+%u: %s", d->bdf, d->notify_port_base, len,
+		    errno ? strerror(errno) : "beyond 0xffff");
+	d->notify_in_ports = true;
+}
+
 /* Find the common, notify and ISR capabilities in configuration space. */
 static void map_caps(struct dev *d)
 {
@@ -237,12 +266,11 @@ static void map_caps(struct dev *d)
 			d->common = map_bar(d, bar, off);
 		else if (type == CAP_ISR)
 			d->isr = map_bar(d, bar, off);
-		else if (type == CAP_NOTIFY && ptr + 20 <= sizeof(cfg)) {
-			d->notify_base = map_bar(d, bar, off);
-			memcpy(&d->notify_mult, cfg + ptr + 16, 4);
-		}
+		else if (type == CAP_NOTIFY && ptr + 20 <= sizeof(cfg) && !d->notify_base &&
+			 !d->notify_in_ports)
+			map_notify(d, cfg, ptr, bar, off);
 	}
-	if (!d->common || !d->isr || !d->notify_base)
+	if (!d->common || !d->isr || (!d->notify_base && !d->notify_in_ports))
 		die("%s: virtio capabilities not found", d->bdf);
 }
 
@@ -360,7 +388,10 @@ static void setup(struct dev *d)
 	w64(d->common + CFG_Q_AVAIL, d->page_gpa + AVAIL_OFF);
 	w64(d->common + CFG_Q_USED, d->page_gpa + USED_OFF);
 	w16(d->common + CFG_Q_ENABLE, 1);
-	d->notify = d->notify_base + r16(d->common + CFG_Q_NOFF) * d->notify_mult;
+	if (d->notify_in_ports)
+		d->notify_port = d->notify_port_base + r16(d->common + CFG_Q_NOFF) * d->notify_mult;
+	else
+		d->notify = d->notify_base + r16(d->common + CFG_Q_NOFF) * d->notify_mult;
 	set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	if (!(r8(d->common + CFG_STATUS) & S_DRIVER_OK))
 		die("%s: DRIVER_OK refused", d->bdf);
@@ -368,7 +399,10 @@ static void setup(struct dev *d)
 
 static void doorbell(struct dev *d)
 {
-	w16(d->notify, 0);
+	if (d->notify_in_ports)
+		outw(0, (unsigned short)d->notify_port);
+	else
+		w16(d->notify, 0);
 }
 
 static void publish(struct dev *d, uint16_t idx)
