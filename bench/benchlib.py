@@ -219,11 +219,14 @@ class KvmTrace:
     def _trigger(self, event, on):
         keys = self.EVENTS[event]
         spec = f"hist:keys={keys}:sort=hitcount.descending:size=8192"
-        with open(self._path(event, "trigger"), "w") as f:
+        # Appending: opening for writing would drop every hist trigger on
+        # the event, other users' too.
+        with open(self._path(event, "trigger"), "a") as f:
             f.write(spec if on else "!" + spec)
 
     def start(self):
         self.cpu0 = cpu_snapshot()
+        self.active = True
         for ev in self.EVENTS:
             self._trigger(ev, True)
 
@@ -231,6 +234,9 @@ class KvmTrace:
         """{event: {key text: count}} since start(), and under "cpu" the CPU
         time (seconds) by thread name and by /proc/stat state; the triggers
         are removed."""
+        if not getattr(self, "active", False):
+            return {}
+        self.active = False
         res = {"cpu": cpu_delta(self.cpu0, cpu_snapshot())}
         for ev in self.EVENTS:
             counts = {}
@@ -241,7 +247,10 @@ class KvmTrace:
                         name = self._name(ev, dict(re.findall(r"(\w+):\s*([^,\s]+)",
                                                               m.group(1))))
                         counts[name] = counts.get(name, 0) + int(m.group(2))
-            self._trigger(ev, False)
+            try:
+                self._trigger(ev, False)
+            except OSError:
+                pass  # start() failed before adding it
             res[ev] = counts
         return res
 

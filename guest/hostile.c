@@ -185,7 +185,7 @@ static void enable_device(struct dev *d, uint8_t *cfg)
 	uint16_t cmd = cfg[4] | cfg[5] << 8;
 	int fd;
 
-	cmd |= 0x7; /* ports, memory, bus master */
+	cmd |= 0x7; /* port and memory decoding, bus mastering */
 	snprintf(path, sizeof(path), "%s/config", d->path);
 	fd = open(path, O_WRONLY);
 	if (fd < 0 || pwrite(fd, &cmd, 2, 4) != 2)

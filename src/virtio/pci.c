@@ -682,6 +682,9 @@ int virtio_pci_start(struct virtio_pci *vpci, struct error *err)
 void virtio_pci_free(struct virtio_pci *vpci)
 {
 	if (vpci->queues) {
+		/* KVM must not keep signalling eventfds about to be closed. */
+		set_ioeventfds(vpci, &vpci->notify, 0, false);
+		set_ioeventfds(vpci, &vpci->pio_notify, 0, false);
 		for (unsigned int q = 0; q < vpci->vdev->nr_queues; q++)
 			if (vpci->queues[q].kick_fd >= 0)
 				close(vpci->queues[q].kick_fd);

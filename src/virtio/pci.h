@@ -13,8 +13,9 @@
  * listed first so drivers prefer it (spec 4.1.4.1: capability order is the
  * device's preference). A port write costs KVM an I/O exit it completes from
  * the exit information alone, where a write to MMIO is a nested page fault
- * whose instruction KVM must fetch and decode (except with EPT's fast MMIO
- * path); the memory region stays for drivers that cannot use ports.
+ * whose instruction KVM must fetch and decode (VMX's fast MMIO path would
+ * skip that only for zero-length ioeventfds; these are 2 bytes); the memory
+ * region stays for drivers that cannot use ports.
  */
 #ifndef KVMINI_VIRTIO_PCI_H
 #define KVMINI_VIRTIO_PCI_H

@@ -40,6 +40,7 @@
 #define DUMMY_VECTORS 5
 #define DUMMY_PBA_OFF 0x800
 #define NR_SLOTS 4 /* host bridge, virtio-pci, the plain device, an empty slot */
+#define MAX_IOEVENTFDS 8 /* rng: one queue, in memory and in ports */
 #define MAX_OPS 2048
 
 enum {
@@ -73,6 +74,12 @@ struct pci_fuzz {
 	struct pci_device *devs[NR_SLOTS];
 	uint8_t snap[NR_SLOTS][PCI_CFG_SIZE];
 	bool routes_fail, ioeventfds_fail;
+	struct {
+		uint64_t addr;
+		int fd;
+		bool pio;
+	} ioev[MAX_IOEVENTFDS]; /* registered now, as KVM would hold them */
+	unsigned int nr_ioev;
 	int intx_level[PCI_INTX_NR_GSIS]; /* what the "IOAPIC" was told last */
 	struct fuzz_vq vq;
 	struct fuzz_alloc data;
@@ -104,11 +111,37 @@ static int host_msi_route(void *opaque, unsigned int gsi, uint64_t addr, uint32_
 	return f->routes_fail ? -ENOSPC : 0;
 }
 
+static bool in_window(uint64_t base, uint64_t size, uint64_t addr, uint64_t len)
+{
+	return addr >= base && addr - base <= size && len <= size - (addr - base);
+}
+
+/* Like KVM: a registration is unique per space, address and eventfd, and
+ * only a registered one can be removed. Ports only in the port window,
+ * memory only in the MMIO windows. */
 static int host_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd, bool pio, bool assign)
 {
 	struct pci_fuzz *f = opaque;
+	unsigned int i;
 
-	return assign && f->ioeventfds_fail ? -ENOSPC : 0;
+	for (i = 0; i < f->nr_ioev; i++)
+		if (f->ioev[i].addr == addr && f->ioev[i].fd == fd && f->ioev[i].pio == pio)
+			break;
+	if (!assign) {
+		fuzz_assert(i < f->nr_ioev);
+		f->ioev[i] = f->ioev[--f->nr_ioev];
+		return 0;
+	}
+	if (f->ioeventfds_fail)
+		return -ENOSPC;
+	fuzz_assert(i == f->nr_ioev && f->nr_ioev < MAX_IOEVENTFDS);
+	if (pio)
+		fuzz_assert(in_window(IO_BASE, IO_SIZE, addr, len));
+	else
+		fuzz_assert(in_window(WIN32_BASE, WIN32_SIZE, addr, len) ||
+			    in_window(WIN64_BASE, WIN64_SIZE, addr, len));
+	f->ioev[f->nr_ioev++] = (typeof(f->ioev[0])){ addr, fd, pio };
+	return 0;
 }
 
 static void intx_set(void *opaque, unsigned int gsi, int level)
@@ -220,14 +253,10 @@ static void machine_free(struct pci_fuzz *f)
 {
 	msix_free(&f->dummy_msix);
 	virtio_pci_free(&f->vpci);
+	fuzz_assert(f->nr_ioev == 0); /* nothing left for KVM to signal */
 	pci_bus_free(&f->bus);
 	virtio_rng_free(&f->rng);
 	fuzz_loop_check_idle(&f->loop);
-}
-
-static bool in_window(uint64_t base, uint64_t size, uint64_t addr, uint64_t len)
-{
-	return addr >= base && addr - base <= size && len <= size - (addr - base);
 }
 
 /*
