@@ -681,10 +681,10 @@ int virtio_pci_start(struct virtio_pci *vpci, struct error *err)
 
 void virtio_pci_free(struct virtio_pci *vpci)
 {
+	/* Registered ioeventfds stay: the vCPUs have stopped, KVM holds its own
+	 * reference to each eventfd, and closing the VM drops them all (the
+	 * main thread, which frees devices, may not make KVM calls). */
 	if (vpci->queues) {
-		/* KVM must not keep signalling eventfds about to be closed. */
-		set_ioeventfds(vpci, &vpci->notify, 0, false);
-		set_ioeventfds(vpci, &vpci->pio_notify, 0, false);
 		for (unsigned int q = 0; q < vpci->vdev->nr_queues; q++)
 			if (vpci->queues[q].kick_fd >= 0)
 				close(vpci->queues[q].kick_fd);

@@ -118,7 +118,8 @@ static bool in_window(uint64_t base, uint64_t size, uint64_t addr, uint64_t len)
 
 /* Like KVM: a registration is unique per space, address and eventfd, and
  * only a registered one can be removed. Ports only in the port window,
- * memory only in the MMIO windows. */
+ * memory only in the MMIO windows. (Freeing the device leaves them: closing
+ * the VM drops them.) */
 static int host_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd, bool pio, bool assign)
 {
 	struct pci_fuzz *f = opaque;
@@ -253,7 +254,6 @@ static void machine_free(struct pci_fuzz *f)
 {
 	msix_free(&f->dummy_msix);
 	virtio_pci_free(&f->vpci);
-	fuzz_assert(f->nr_ioev == 0); /* nothing left for KVM to signal */
 	pci_bus_free(&f->bus);
 	virtio_rng_free(&f->rng);
 	fuzz_loop_check_idle(&f->loop);
