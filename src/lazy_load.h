@@ -103,9 +103,9 @@ int lazy_load_now(struct lazy_load *l, struct error *err);
 
 /*
  * Stop the loader thread and release everything (a second call, or one on
- * a zeroed struct lazy_load, does nothing). Whatever is not loaded by then reads as zeroes, and whoever
- * waited for it goes on: call it before joining vCPU or I/O threads that
- * may wait, and before guest RAM goes away.
+ * a zeroed struct lazy_load, does nothing). Whatever is not loaded by then
+ * reads as zeroes, and whoever waited for it goes on: call it before
+ * joining vCPU or I/O threads that may wait, and before guest RAM goes away.
  */
 void lazy_load_destroy(struct lazy_load *l);
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The PCI root bus: configuration space behind the type-1 ports, BAR
- * placement and MMIO and port routing, INTx levels. One mutex (bus->lock) covers all
- * configuration space of all devices and the BAR lookup; BAR io callbacks run
- * after it is dropped, so device MMIO handlers may take their own locks while
- * an I/O thread calls pci_device_set_intx().
+ * placement, MMIO and port routing, INTx levels. One mutex (bus->lock)
+ * covers all configuration space of all devices and the BAR lookup; BAR io
+ * callbacks run after it is dropped, so device MMIO handlers may take their
+ * own locks while an I/O thread calls pci_device_set_intx().
  */
 #include <errno.h>
 #include <string.h>

@@ -53,14 +53,18 @@ static uint32_t msix_pba_off(const struct virtio_pci *vpci)
 	return msix_table_off(vpci) + round_up(msix_table_size(vpci->nr_vectors), PAGE);
 }
 
+/* The smallest power of two >= @v and >= @min (a power of two): a BAR size. */
+static uint32_t pow2_at_least(uint32_t v, uint32_t min)
+{
+	while (min < v)
+		min <<= 1;
+	return min;
+}
+
 static uint32_t bar_size(const struct virtio_pci *vpci)
 {
-	uint32_t end = msix_pba_off(vpci) + round_up(msix_pba_size(vpci->nr_vectors), PAGE);
-	uint32_t size = PAGE;
-
-	while (size < end)
-		size <<= 1;
-	return size;
+	return pow2_at_least(msix_pba_off(vpci) + round_up(msix_pba_size(vpci->nr_vectors), PAGE),
+			     PAGE);
 }
 
 /* --- interrupts ---------------------------------------------------------- */
@@ -636,12 +640,10 @@ int virtio_pci_init(struct virtio_pci *vpci, struct virtio_dev *vdev,
 	    add_vcap(vpci, CAP_DEVICE, 0, VIRTIO_PCI_DEVICE_OFF, vdev->config_size, 0) < 0)
 		ret = -ENOSPC;
 	if (!ret && host->pio_notify && nq <= VIRTIO_PCI_PIO_MAX_QUEUES) {
-		uint32_t len = nq * VIRTIO_PCI_PIO_NOTIFY_MULT, size = 16;
+		uint32_t len = nq * VIRTIO_PCI_PIO_NOTIFY_MULT;
 
-		while (size < len)
-			size <<= 1;
-		ret = pci_device_add_io_bar(&vpci->pci, VIRTIO_PCI_PIO_NOTIFY_BAR, size,
-					    virtio_pci_pio_notify_io, vpci);
+		ret = pci_device_add_io_bar(&vpci->pci, VIRTIO_PCI_PIO_NOTIFY_BAR,
+					    pow2_at_least(len, 16), virtio_pci_pio_notify_io, vpci);
 		if (!ret && add_vcap(vpci, CAP_NOTIFY, VIRTIO_PCI_PIO_NOTIFY_BAR, 0, len,
 				     VIRTIO_PCI_PIO_NOTIFY_MULT) < 0)
 			ret = -ENOSPC;

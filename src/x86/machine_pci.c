@@ -227,13 +227,14 @@ static int add_nic(struct machine_pci *mp, struct vm *vm, const struct virtio_ne
 	return plug(mp, vm, s, err);
 }
 
-static int register_mmio(struct vm *vm, uint64_t base, uint64_t len, bus_io_fn fn, void *bus,
-			 const char *name, struct error *err)
+/* Route [@base, +@len) of @space (the VM's port or MMIO bus) to the PCI bus. */
+static int register_range(struct bus *space, uint64_t base, uint64_t len, bus_io_fn fn,
+			  struct pci_bus *pci, const char *name, struct error *err)
 {
-	int ret = bus_register(&vm->mmio, base, len, fn, bus, name);
+	int ret = bus_register(space, base, len, fn, pci, name);
 
 	if (ret)
-		return error_set(err, ret, "cannot register %s at 0x%llx: %s", name,
+		return error_set(err, ret, "cannot register the %s at 0x%llx: %s", name,
 				 (unsigned long long)base, strerror(-ret));
 	return 0;
 }
@@ -260,23 +261,18 @@ int machine_pci_create(struct machine_pci *mp, struct vm *vm, const struct machi
 		     mmio64, MMIO64_SIZE, &intx);
 	pci_bus_set_io_window(&mp->bus, LAYOUT_PCI_IO_BASE, LAYOUT_PCI_IO_SIZE);
 	mp->bus_ready = true;
-	ret = bus_register(&vm->pio, PCI_CONFIG_ADDRESS_PORT, 8, pci_config_io, &mp->bus,
-			   "PCI configuration");
-	if (ret)
-		return error_set(err, ret, "cannot register the PCI configuration ports: %s",
-				 strerror(-ret));
-	ret = register_mmio(vm, LAYOUT_PCI_HOLE_START, LAYOUT_IOAPIC_BASE - LAYOUT_PCI_HOLE_START,
-			    pci_mmio32_io, &mp->bus, "PCI 32-bit MMIO window", err);
+	ret = register_range(&vm->pio, PCI_CONFIG_ADDRESS_PORT, 8, pci_config_io, &mp->bus,
+			     "PCI configuration ports", err);
 	if (!ret)
-		ret = register_mmio(vm, mmio64, MMIO64_SIZE, pci_mmio64_io, &mp->bus,
-				    "PCI 64-bit MMIO window", err);
-	if (!ret) {
-		ret = bus_register(&vm->pio, LAYOUT_PCI_IO_BASE, LAYOUT_PCI_IO_SIZE, pci_pio_io,
-				   &mp->bus, "PCI I/O window");
-		if (ret)
-			error_set(err, ret, "cannot register the PCI I/O window: %s",
-				  strerror(-ret));
-	}
+		ret = register_range(&vm->mmio, LAYOUT_PCI_HOLE_START,
+				     LAYOUT_IOAPIC_BASE - LAYOUT_PCI_HOLE_START, pci_mmio32_io,
+				     &mp->bus, "PCI 32-bit MMIO window", err);
+	if (!ret)
+		ret = register_range(&vm->mmio, mmio64, MMIO64_SIZE, pci_mmio64_io, &mp->bus,
+				     "PCI 64-bit MMIO window", err);
+	if (!ret)
+		ret = register_range(&vm->pio, LAYOUT_PCI_IO_BASE, LAYOUT_PCI_IO_SIZE, pci_pio_io,
+				     &mp->bus, "PCI I/O window", err);
 	if (ret)
 		return ret;
 

@@ -74,7 +74,7 @@ struct pci_fuzz {
 	struct pci_device *devs[NR_SLOTS];
 	uint8_t snap[NR_SLOTS][PCI_CFG_SIZE];
 	bool routes_fail, ioeventfds_fail;
-	struct {
+	struct fuzz_ioeventfd {
 		uint64_t addr;
 		int fd;
 		bool pio;
@@ -141,7 +141,7 @@ static int host_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd, boo
 	else
 		fuzz_assert(in_window(WIN32_BASE, WIN32_SIZE, addr, len) ||
 			    in_window(WIN64_BASE, WIN64_SIZE, addr, len));
-	f->ioev[f->nr_ioev++] = (typeof(f->ioev[0])){ addr, fd, pio };
+	f->ioev[f->nr_ioev++] = (struct fuzz_ioeventfd){ addr, fd, pio };
 	return 0;
 }
 
